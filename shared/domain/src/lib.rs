@@ -11,6 +11,7 @@ pub mod permissions;
 pub mod site;
 pub mod study;
 pub mod subject;
+pub mod tenant;
 pub mod text;
 pub mod user;
 

@@ -166,6 +166,22 @@ impl Grants {
         }
     }
 
+    /// The role under which an allowed action is taken, for the audit trail.
+    pub fn acting_role(&self, action: Action) -> Option<String> {
+        match self {
+            Grants::User { tenant_admin, roles } => {
+                if *tenant_admin && role_allows(Role::TenantAdmin, action) {
+                    return Some(Role::TenantAdmin.to_string());
+                }
+                let mut allowed: Vec<&(Role, Option<SiteId>)> =
+                    roles.iter().filter(|(r, _)| role_allows(*r, action)).collect();
+                allowed.sort_by_key(|(r, site)| (site.is_some(), *r));
+                allowed.first().map(|(r, _)| r.to_string())
+            }
+            Grants::Client { .. } => self.authorize(action).map(|_| "client".to_owned()),
+        }
+    }
+
     /// Whether the caller has any standing in the study (used to tell 403 from 404).
     pub fn sees_study(&self) -> bool {
         self.authorize(Action::StudyRead).is_some()

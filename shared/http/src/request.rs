@@ -54,7 +54,11 @@ pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 }
 
 pub fn body_bytes(req: &Request) -> &[u8] {
-    match req.body() {
+    body_bytes_of(req.body())
+}
+
+pub fn body_bytes_of(body: &Body) -> &[u8] {
+    match body {
         Body::Empty => &[],
         Body::Text(t) => t.as_bytes(),
         Body::Binary(b) => b,
