@@ -1,1 +1,7 @@
-fn main() {}
+//! The `health` HTTP function: built once per execution environment, then serving API Gateway
+//! requests with the shared handler (`ctp_api::health`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    ctp_api::runtime::run_http("health").await
+}

@@ -25,7 +25,7 @@ impl Config {
         Config {
             issuer: var("CTP_ISSUER", "http://127.0.0.1:8080"),
             audience: var("CTP_AUDIENCE", "ctp-api"),
-            region: var("AWS_REGION", "local-dev-1"),
+            region: var("AWS_REGION", "eu-central-1"),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod members;
 pub mod records;
+pub mod runtime;
 pub mod sites;
 pub mod studies;
 pub mod subjects;
@@ -56,4 +57,16 @@ pub async fn handle_http(app: &App, function: &str, req: Request) -> Response<Bo
 /// A route key the function does not serve: template.yaml and the handler disagree.
 pub(crate) fn unknown_route(route_key: &str) -> ApiError {
     ApiError::Internal(format!("no handler for route {route_key}"))
+}
+
+/// Hand a batch of change-stream records to the named stream function.
+pub async fn handle_stream(
+    app: &App,
+    function: &str,
+    event: aws_lambda_events::dynamodb::Event,
+) -> Option<aws_lambda_events::streams::DynamoDbEventResponse> {
+    match function {
+        "audit-archiver" => Some(archiver::handle(app, event).await),
+        _ => None,
+    }
 }

@@ -1,0 +1,7 @@
+//! The `members` HTTP function: built once per execution environment, then serving API Gateway
+//! requests with the shared handler (`ctp_api::members`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    ctp_api::runtime::run_http("members").await
+}

@@ -1,0 +1,49 @@
+//! The composition root of a Lambda function: build the clients once per execution environment
+//! from the environment, then serve invocations with the shared handlers.
+
+use crate::{App, Config};
+
+/// JSON log lines (AWS_LAMBDA_LOG_FORMAT decides on Lambda); handlers never log PHI, passwords
+/// or tokens.
+pub fn init_tracing() {
+    lambda_http::tracing::init_default_subscriber();
+}
+
+/// Build the App for this execution environment. The storage home is chosen by the environment:
+/// `CTP_DATA_DIR` selects the embedded store (local runs of the function binaries).
+pub fn app_from_env() -> Result<App, String> {
+    let config = Config::from_env();
+    match std::env::var("CTP_DATA_DIR") {
+        Ok(dir) => App::local(std::path::Path::new(&dir), config).map(|(app, _)| app),
+        Err(_) => Err("no storage configured: set CTP_DATA_DIR to a data directory".into()),
+    }
+}
+
+fn leaked_app() -> Result<&'static App, lambda_http::Error> {
+    let app = app_from_env().map_err(|e| -> lambda_http::Error { e.into() })?;
+    Ok(Box::leak(Box::new(app)))
+}
+
+/// Serve an HTTP function until the runtime stops it.
+pub async fn run_http(function: &'static str) -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let app = leaked_app()?;
+    lambda_http::run(lambda_http::service_fn(move |req| async move {
+        Ok::<_, std::convert::Infallible>(crate::handle_http(app, function, req).await)
+    }))
+    .await
+}
+
+/// Serve a DynamoDB-stream function until the runtime stops it.
+pub async fn run_stream(function: &'static str) -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let app = leaked_app()?;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<aws_lambda_events::dynamodb::Event>| async move {
+            crate::handle_stream(app, function, event.payload)
+                .await
+                .ok_or_else(|| -> lambda_runtime::Error { format!("unknown stream function {function}").into() })
+        },
+    ))
+    .await
+}
