@@ -1,0 +1,162 @@
+//! Starting `ctp serve` on a free loopback port with a temporary data directory, and talking to
+//! it over HTTP as a user would.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+pub struct Platform {
+    pub base: String,
+    pub data_dir: PathBuf,
+    child: Child,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Login {
+    pub tenant: String,
+    pub role: String,
+    pub email: String,
+    pub password: String,
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+    pub etag: Option<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+impl Platform {
+    /// A fresh platform with the demo data.
+    pub fn start() -> Platform {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().to_owned();
+        let mut p = Platform::start_in(&dir);
+        p._tmp = Some(tmp);
+        p
+    }
+
+    /// Start (or restart) on an existing data directory.
+    pub fn start_in(dir: &Path) -> Platform {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ctp"))
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ctp starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines.next().expect("ctp printed its address before exiting").expect("stdout readable");
+            if let Some(rest) = line.strip_prefix("ctp: listening on ") {
+                break rest.split_whitespace().next().expect("an address").to_owned();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Platform { base, data_dir: dir.to_owned(), child, _tmp: None }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn logins(&self) -> Vec<Login> {
+        let raw = std::fs::read_to_string(self.data_dir.join("demo-logins.json")).expect("demo logins written");
+        serde_json::from_str(&raw).expect("demo logins parse")
+    }
+
+    pub fn login_of(&self, tenant: &str, role: &str) -> Login {
+        self.logins().into_iter().find(|l| l.tenant == tenant && l.role == role).expect("demo login exists")
+    }
+
+    /// Log in and return the access token.
+    pub fn token(&self, tenant: &str, role: &str) -> String {
+        let l = self.login_of(tenant, role);
+        let r = self.post(None, "/v1/auth/login", &json!({"email": l.email, "password": l.password}));
+        assert_eq!(r.status, 200, "login of {role}: {}", r.body);
+        r.body["access_token"].as_str().expect("token").to_owned()
+    }
+
+    pub fn request(&self, method: &str, token: Option<&str>, path: &str, body: Option<&Value>, headers: &[(&str, &str)]) -> Resp {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let url = format!("{}{}", self.base, path);
+        let mut req = ureq::http::Request::builder().method(method).uri(&url);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let result = match body {
+            Some(b) => agent.run(req.header("content-type", "application/json").body(b.to_string()).expect("request")),
+            None => agent.run(req.body(()).expect("request")),
+        };
+        let mut resp = result.expect("the server answered");
+        let status = resp.status().as_u16();
+        let headers: Vec<(String, String)> = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+            .collect();
+        let etag = resp.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Resp { status, body, etag, headers }
+    }
+
+    pub fn get(&self, token: Option<&str>, path: &str) -> Resp {
+        self.request("GET", token, path, None, &[])
+    }
+    pub fn post(&self, token: Option<&str>, path: &str, body: &Value) -> Resp {
+        self.request("POST", token, path, Some(body), &[])
+    }
+    pub fn patch(&self, token: &str, path: &str, etag: &str, body: &Value) -> Resp {
+        self.request("PATCH", Some(token), path, Some(body), &[("if-match", etag)])
+    }
+
+    /// The demo study of a tenant and its sites, ordered by site number.
+    pub fn demo_study(&self, token: &str) -> (String, Vec<Value>) {
+        let studies = self.get(Some(token), "/v1/studies");
+        assert_eq!(studies.status, 200, "{}", studies.body);
+        let study = studies.body["items"][0]["id"].as_str().expect("a demo study").to_owned();
+        let sites = self.get(Some(token), &format!("/v1/studies/{study}/sites"));
+        let mut items = sites.body["items"].as_array().cloned().unwrap_or_default();
+        items.sort_by_key(|s| s["site_number"].as_str().unwrap_or_default().to_owned());
+        (study, items)
+    }
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Assert the RFC 9457 shape of an error response.
+pub fn assert_problem(r: &Resp, status: u16, slug: &str) {
+    assert_eq!(r.status, status, "body: {}", r.body);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"), "{}", r.body);
+    assert_eq!(r.body["type"], format!("urn:ctp:problem:{slug}"), "{}", r.body);
+    assert_eq!(r.body["status"], status);
+    assert!(r.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+}
