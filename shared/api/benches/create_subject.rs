@@ -102,7 +102,7 @@ async fn fixture() -> Fixture {
     let config = Config {
         issuer: "http://127.0.0.1:8080".into(),
         audience: "ctp-api".into(),
-        region: "local-dev-1".into(),
+        region: "eu-central-1".into(),
     };
     let (app, _store) = App::local(dir.path(), config).expect("local app");
     let logins = demo::seed(&app).await.expect("demo seed");
