@@ -28,7 +28,6 @@ pub struct ClientRecord {
     pub id: ClientId,
     pub tenant_id: TenantId,
     pub name: String,
-    pub secret_digest: String,
     pub scopes: BTreeSet<Scope>,
     pub studies: BTreeSet<StudyId>,
     pub active: bool,
@@ -41,6 +40,14 @@ pub struct ClientRecord {
 pub struct Credential {
     pub password_hash: String,
 }
+
+/// A machine client's secret digest, kept apart from the client record for the same reason.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientSecret {
+    pub secret_digest: String,
+}
+
+pub const CLIENT_SECRET_SK: &str = "SECRET";
 
 pub fn credential_sk(u: &UserId) -> String {
     format!("CREDENTIAL#{u}")
@@ -177,7 +184,9 @@ async fn token(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         .await?
         .ok_or(ApiError::InvalidClient)?
         .value;
-    if !client.active || !secret::verify(&secret_value, &client.secret_digest) {
+    let stored: Option<ClientSecret> =
+        records::load(app, &keys::client_pk(&client_id), CLIENT_SECRET_SK).await?.map(|v| v.value);
+    if !client.active || !stored.is_some_and(|s| secret::verify(&secret_value, &s.secret_digest)) {
         return Err(ApiError::InvalidClient);
     }
     let scopes: BTreeSet<Scope> = match &form.scope {

@@ -64,13 +64,19 @@ pub async fn create_client(
         id: ClientId::generate(),
         tenant_id: tenant.clone(),
         name: ctp_domain::text::bounded("name", name, 200)?,
-        secret_digest: secret::digest(&secret_value),
         scopes,
         studies,
         active: true,
         created_at: changes.now(),
     };
     changes.create(&client_ref(&client), &client, None)?;
+    let digest = crate::auth::ClientSecret { secret_digest: secret::digest(&secret_value) };
+    changes.raw_create(ctp_store::Item::new(
+        keys::client_pk(&client.id),
+        crate::auth::CLIENT_SECRET_SK,
+        "client-secret",
+        serde_json::to_value(digest).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default(),
+    ));
     changes.commit(app).await?;
     Ok((client, secret_value))
 }

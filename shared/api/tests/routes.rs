@@ -432,30 +432,29 @@ fn schema_errors(doc: &Value, schema: &Value, v: &Value, at: &str, errors: &mut 
             return;
         }
     }
-    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-        if !allowed.contains(v) {
-            errors.push(format!("{at}: {v} is not one of {allowed:?}"));
-        }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(v)
+    {
+        errors.push(format!("{at}: {v} is not one of {allowed:?}"));
     }
-    if let Some(c) = schema.get("const") {
-        if c != v {
-            errors.push(format!("{at}: {v} is not {c}"));
-        }
+    if let Some(c) = schema.get("const")
+        && c != v
+    {
+        errors.push(format!("{at}: {v} is not {c}"));
     }
-    if let Some(n) = v.as_f64() {
-        if schema.get("minimum").and_then(Value::as_f64).is_some_and(|m| n < m)
-            || schema.get("maximum").and_then(Value::as_f64).is_some_and(|m| n > m)
-        {
-            errors.push(format!("{at}: {v} is out of range"));
-        }
+    if let Some(n) = v.as_f64()
+        && (schema.get("minimum").and_then(Value::as_f64).is_some_and(|m| n < m)
+            || schema.get("maximum").and_then(Value::as_f64).is_some_and(|m| n > m))
+    {
+        errors.push(format!("{at}: {v} is out of range"));
     }
     if let Some(obj) = v.as_object() {
         let props = schema.get("properties").and_then(Value::as_object);
         for req in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
-            if let Some(name) = req.as_str() {
-                if !obj.contains_key(name) {
-                    errors.push(format!("{at}: required field {name} is missing"));
-                }
+            if let Some(name) = req.as_str()
+                && !obj.contains_key(name)
+            {
+                errors.push(format!("{at}: required field {name} is missing"));
             }
         }
         for (k, x) in obj {

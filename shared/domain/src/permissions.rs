@@ -53,6 +53,15 @@ impl Action {
         Action::AuditRead,
     ];
 
+    /// Actions on the study as a whole (its configuration, its staff, its audit trail): a role
+    /// limited to some sites never grants them.
+    pub fn is_study_wide(self) -> bool {
+        matches!(
+            self,
+            Action::StudyUpdate | Action::SiteManage | Action::MemberRead | Action::MemberManage | Action::AuditRead
+        )
+    }
+
     /// The OAuth scope a machine client needs for this action; `None`: clients may never do it.
     pub fn client_scope(self) -> Option<Scope> {
         match self {
@@ -148,6 +157,9 @@ impl Grants {
                 }
                 let mut sites = BTreeSet::new();
                 for (role, site) in roles {
+                    if site.is_some() && action.is_study_wide() {
+                        continue;
+                    }
                     if role_allows(*role, action) {
                         match site {
                             None => return Some(SiteAccess::All),
@@ -173,8 +185,10 @@ impl Grants {
                 if *tenant_admin && role_allows(Role::TenantAdmin, action) {
                     return Some(Role::TenantAdmin.to_string());
                 }
-                let mut allowed: Vec<&(Role, Option<SiteId>)> =
-                    roles.iter().filter(|(r, _)| role_allows(*r, action)).collect();
+                let mut allowed: Vec<&(Role, Option<SiteId>)> = roles
+                    .iter()
+                    .filter(|(r, site)| role_allows(*r, action) && !(site.is_some() && action.is_study_wide()))
+                    .collect();
                 allowed.sort_by_key(|(r, site)| (site.is_some(), *r));
                 allowed.first().map(|(r, _)| r.to_string())
             }
@@ -184,7 +198,10 @@ impl Grants {
 
     /// Whether the caller has any standing in the study (used to tell 403 from 404).
     pub fn sees_study(&self) -> bool {
-        self.authorize(Action::StudyRead).is_some()
+        match self {
+            Grants::User { tenant_admin, roles } => *tenant_admin || !roles.is_empty(),
+            Grants::Client { study_granted, .. } => *study_granted,
+        }
     }
 }
 
@@ -203,6 +220,24 @@ mod tests {
         assert!(access.allows(&site("s1")));
         assert!(!access.allows(&site("s2")));
         assert!(g.authorize(Action::SiteManage).is_none());
+    }
+
+    #[test]
+    fn site_scoped_roles_never_grant_study_wide_actions() {
+        let g = Grants::User { tenant_admin: false, roles: vec![(Role::DataManager, Some(site("s1")))] };
+        for action in [Action::StudyUpdate, Action::SiteManage, Action::MemberManage, Action::MemberRead, Action::AuditRead] {
+            assert_eq!(g.authorize(action), None, "{action}");
+            assert_eq!(g.acting_role(action), None, "{action}");
+        }
+        assert!(g.authorize(Action::SubjectRead).unwrap().allows(&site("s1")));
+        assert!(g.sees_study());
+    }
+
+    #[test]
+    fn a_client_granted_the_study_has_standing_without_studies_read() {
+        let g = Grants::Client { scopes: [Scope::SubjectsRead].into(), study_granted: true };
+        assert!(g.sees_study());
+        assert!(g.authorize(Action::StudyRead).is_none());
     }
 
     #[test]
