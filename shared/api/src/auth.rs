@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use ctp_domain::audit::{Actor, ActorKind};
 use ctp_domain::ids::{ClientId, StudyId, TenantId, UserId};
-use ctp_domain::member::Membership;
 use ctp_domain::permissions::Scope;
 use ctp_domain::text::Email;
 use ctp_domain::user::User;
@@ -115,15 +114,12 @@ async fn login(app: &App, req: &Request, meta: &RequestMeta) -> Result<Response<
     if user.value.locked {
         return Err(ApiError::AccountLocked);
     }
-    let ok = password::verify(&body.password, &credential.password_hash);
+    let ok = password::verify(&body.password, &credential.value.password_hash);
     if !ok || !user.value.active {
         if user.value.active {
             let mut next = user.value.clone();
             next.record_failed_login();
-            let ctx = system_context(&user.value.tenant_id, meta);
-            let mut changes = Changes::new(&ctx);
-            changes.update(&users::user_ref(&next), &user.value, &next, user.version, false, None)?;
-            changes.commit(app).await?;
+            save_login_state(app, meta, &user, &next).await?;
             tracing::warn!(tenant = %user.value.tenant_id, user = %user.value.id, locked = next.locked, "failed login");
         }
         return Err(ApiError::InvalidCredentials);
@@ -131,15 +127,25 @@ async fn login(app: &App, req: &Request, meta: &RequestMeta) -> Result<Response<
     if user.value.failed_logins > 0 {
         let mut next = user.value.clone();
         next.failed_logins = 0;
-        let ctx = system_context(&user.value.tenant_id, meta);
-        let mut changes = Changes::new(&ctx);
-        changes.update(&users::user_ref(&next), &user.value, &next, user.version, false, None)?;
-        changes.commit(app).await?;
+        save_login_state(app, meta, &user, &next).await?;
     }
     let u = &user.value;
     let claims = app.issuer.claims(u.id.as_str(), u.tenant_id.as_str(), "user", u.credential_version, App::now().timestamp());
-    let token = jwt::sign(&claims, app.signer.as_ref()).await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    response::json(200, &TokenResponse { access_token: token, token_type: "Bearer", expires_in: ACCESS_TOKEN_SECONDS, scope: None })
+    issue(app, &claims, None).await
+}
+
+/// Record a login's effect on the failed-login counter, audited as the platform acting.
+async fn save_login_state(app: &App, meta: &RequestMeta, user: &Versioned<User>, next: &User) -> Result<(), ApiError> {
+    let ctx = system_context(&user.value.tenant_id, meta);
+    let mut changes = Changes::new(&ctx);
+    changes.update(&users::user_ref(next), &user.value, next, user.version, false, None)?;
+    Ok(changes.commit(app).await?)
+}
+
+/// Sign the access token and answer with it.
+async fn issue(app: &App, claims: &ctp_identity::Claims, scope: Option<String>) -> Result<Response<Body>, ApiError> {
+    let token = jwt::sign(claims, app.signer.as_ref()).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    response::json(200, &TokenResponse { access_token: token, token_type: "Bearer", expires_in: ACCESS_TOKEN_SECONDS, scope })
 }
 
 /// RFC 6749 section 4.4 token request (form-encoded); client authentication by HTTP Basic or by
@@ -208,8 +214,7 @@ async fn token(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let mut claims = app.issuer.claims(client.id.as_str(), client.tenant_id.as_str(), "client", 0, App::now().timestamp());
     claims.scope = scope.clone();
     claims.studies = client.studies.iter().map(ToString::to_string).collect();
-    let token = jwt::sign(&claims, app.signer.as_ref()).await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    response::json(200, &TokenResponse { access_token: token, token_type: "Bearer", expires_in: ACCESS_TOKEN_SECONDS, scope: Some(scope) })
+    issue(app, &claims, Some(scope)).await
 }
 
 #[derive(Deserialize)]
@@ -226,8 +231,9 @@ async fn change_password(app: &App, req: &Request) -> Result<Response<Body>, Api
         return Err(ApiError::Forbidden("machine clients have no password".into()));
     };
     let body: PasswordBody = request::json_body(req)?;
-    let (current, credential) = users::find_by_email(app, &user.email).await?.ok_or(ApiError::NotFound)?;
-    if !password::verify(&body.current_password, &credential.password_hash) {
+    let current = load_user(app, &user.tenant_id, &user.id).await?.ok_or(ApiError::NotFound)?;
+    let credential = users::load_credential(app, &user.tenant_id, &user.id).await?.ok_or(ApiError::NotFound)?;
+    if !password::verify(&body.current_password, &credential.value.password_hash) {
         return Err(ApiError::InvalidCredentials);
     }
     password::check_policy(&body.new_password, user.email.as_str())
@@ -237,7 +243,7 @@ async fn change_password(app: &App, req: &Request) -> Result<Response<Body>, Api
     let mut next = current.value.clone();
     next.credential_version += 1;
     changes.update(&users::user_ref(&next), &current.value, &next, current.version, false, Some(&ctp_domain::text::Reason::parse("password changed by the user")?))?;
-    users::replace_credential(app, &mut changes, &next.id, password::hash(&body.new_password)).await?;
+    users::replace_credential(&mut changes, &next, &credential, password::hash(&body.new_password))?;
     changes.commit(app).await?;
     response::no_content()
 }
@@ -246,8 +252,7 @@ async fn me(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let caller = caller::authenticate(app, req).await?;
     match &caller.kind {
         CallerKind::User(u) => {
-            let q = ctp_store::Query::new(ctp_store::Index::Gsi1, keys::user_memberships(&u.tenant_id, &u.id), ctp_store::SortKey::Any).limit(1000);
-            let memberships: Vec<Membership> = records::decode_all(&app.store.query(&q).await?.items)?;
+            let memberships = caller::memberships_of(app, &u.tenant_id, &u.id, ctp_store::SortKey::Any).await?;
             response::json(200, &json!({ "kind": "user", "user": u, "memberships": memberships }))
         }
         CallerKind::Client(c) => response::json(200, &json!({

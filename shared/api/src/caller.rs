@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use ctp_domain::audit::{Actor, ActorKind};
-use ctp_domain::ids::{StudyId, TenantId};
+use ctp_domain::ids::{StudyId, TenantId, UserId};
 use ctp_domain::member::Membership;
 use ctp_domain::permissions::{Action, Grants, Scope, SiteAccess};
 use ctp_domain::study::Study;
@@ -44,8 +44,8 @@ pub async fn authenticate(app: &App, req: &Request) -> Result<Caller, ApiError> 
     let tenant_id = TenantId::parse(&claims.tenant).map_err(|_| AuthError::Malformed)?;
     let kind = match claims.typ.as_str() {
         "user" => {
-            let user_id = ctp_domain::ids::UserId::parse(&claims.sub).map_err(|_| AuthError::Malformed)?;
-            let user: User = records::load(app, &keys::tenant(&tenant_id), &keys::user_sk(&user_id))
+            let user_id = UserId::parse(&claims.sub).map_err(|_| AuthError::Malformed)?;
+            let user: User = crate::auth::load_user(app, &tenant_id, &user_id)
                 .await?
                 .ok_or(AuthError::Revoked)?
                 .value;
@@ -97,23 +97,7 @@ impl Caller {
     /// The caller's memberships in one study.
     pub async fn memberships(&self, app: &App, study: &StudyId) -> Result<Vec<Membership>, ApiError> {
         let Some(user) = self.user() else { return Ok(Vec::new()) };
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let q = Query::new(
-                Index::Gsi1,
-                keys::user_memberships(&self.tenant_id, &user.id),
-                SortKey::Prefix(keys::memberships_in_study_prefix(study)),
-            )
-            .limit(1000)
-            .after(cursor);
-            let page = app.store.query(&q).await?;
-            out.extend(records::decode_all::<Membership>(&page.items)?);
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        memberships_of(app, &self.tenant_id, &user.id, SortKey::Prefix(keys::memberships_in_study_prefix(study))).await
     }
 
     pub async fn grants(&self, app: &App, study: &StudyId) -> Result<Grants, ApiError> {
@@ -168,21 +152,27 @@ impl Caller {
         match &self.kind {
             CallerKind::User(u) if u.tenant_admin => Ok(None),
             CallerKind::User(u) => {
-                let q = Query::new(Index::Gsi1, keys::user_memberships(&self.tenant_id, &u.id), SortKey::Any).limit(1000);
-                let mut ids = BTreeSet::new();
-                let mut cursor = None;
-                loop {
-                    let page = app.store.query(&q.clone().after(cursor)).await?;
-                    ids.extend(records::decode_all::<Membership>(&page.items)?.into_iter().map(|m| m.study_id));
-                    match page.next_cursor {
-                        Some(c) => cursor = Some(c),
-                        None => return Ok(Some(ids)),
-                    }
-                }
+                let all = memberships_of(app, &self.tenant_id, &u.id, SortKey::Any).await?;
+                Ok(Some(all.into_iter().map(|m| m.study_id).collect()))
             }
             CallerKind::Client(c) => {
                 Ok(Some(if self.scopes().contains(&Scope::StudiesRead) { c.studies.clone() } else { BTreeSet::new() }))
             }
+        }
+    }
+}
+
+/// A user's memberships (all of them, or one study's by sort-key prefix), every page read.
+pub async fn memberships_of(app: &App, tenant: &TenantId, user: &UserId, sort: SortKey) -> Result<Vec<Membership>, ApiError> {
+    let q = Query::new(Index::Gsi1, keys::user_memberships(tenant, user), sort).limit(1000);
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = app.store.query(&q.clone().after(cursor)).await?;
+        out.extend(records::decode_all::<Membership>(&page.items)?);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(out),
         }
     }
 }

@@ -100,17 +100,25 @@ impl<'a> Changes<'a> {
         self.now
     }
 
-    pub fn tenant(&self) -> &TenantId {
-        &self.ctx.tenant_id
-    }
-
     /// Bookkeeping items that belong to a record audited in this transaction (a user's password
-    /// hash): written with it, but not records of their own.
-    pub(crate) fn raw_create(&mut self, item: Item) {
+    /// hash, a client's secret digest): written with it, but not records of their own, so their
+    /// values never enter the audit trail.
+    pub(crate) fn create_bookkeeping<T: Serialize>(&mut self, pk: String, sk: &str, entity: &str, value: &T) -> Result<(), ApiError> {
+        let item = Item::new(pk, sk, entity, to_map(value)?);
         self.push(Write::Create(item), OnConflict::Race);
+        Ok(())
     }
-    pub(crate) fn raw_replace(&mut self, item: Item, expected_version: u64) {
+    pub(crate) fn replace_bookkeeping<T: Serialize>(
+        &mut self,
+        pk: String,
+        sk: &str,
+        entity: &str,
+        value: &T,
+        expected_version: u64,
+    ) -> Result<(), ApiError> {
+        let item = Item::new(pk, sk, entity, to_map(value)?);
         self.push(Write::Replace { item, expected_version }, OnConflict::Race);
+        Ok(())
     }
 
     fn push(&mut self, w: Write, meaning: OnConflict) {

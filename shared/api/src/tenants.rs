@@ -70,13 +70,12 @@ pub async fn create_client(
         created_at: changes.now(),
     };
     changes.create(&client_ref(&client), &client, None)?;
-    let digest = crate::auth::ClientSecret { secret_digest: secret::digest(&secret_value) };
-    changes.raw_create(ctp_store::Item::new(
+    changes.create_bookkeeping(
         keys::client_pk(&client.id),
         crate::auth::CLIENT_SECRET_SK,
         "client-secret",
-        serde_json::to_value(digest).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default(),
-    ));
+        &crate::auth::ClientSecret { secret_digest: secret::digest(&secret_value) },
+    )?;
     changes.commit(app).await?;
     Ok((client, secret_value))
 }

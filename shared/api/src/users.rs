@@ -8,7 +8,7 @@ use ctp_http::request::{self, page_limit};
 use ctp_http::response::{self, List};
 use ctp_http::{ApiError, Body, Request, Response};
 use ctp_identity::password;
-use ctp_store::{Index, Item, Query, SortKey};
+use ctp_store::{Index, Query, SortKey};
 use serde::Deserialize;
 
 use crate::auth::{Credential, credential_sk};
@@ -70,43 +70,39 @@ fn prepare_create<'a>(ctx: &'a AuditContext, tenant: &TenantId, input: NewUser) 
         format!("a user with email {email} already exists"),
     );
     changes.create(&user_ref(&user), &user, None)?;
-    let cred = Item::new(
+    changes.create_bookkeeping(
         keys::tenant(tenant),
-        credential_sk(&user.id),
+        &credential_sk(&user.id),
         "credential",
-        serde_json::to_value(Credential { password_hash: password::hash(&input.password) })
-            .ok()
-            .and_then(|v| v.as_object().cloned())
-            .unwrap_or_default(),
-    );
-    changes.raw_create(cred);
+        &Credential { password_hash: password::hash(&input.password) },
+    )?;
     Ok((changes, user))
 }
 
 /// Replace a user's password hash inside `changes` (the caller audits the credential version).
-pub async fn replace_credential(app: &App, changes: &mut Changes<'_>, user: &UserId, hash: String) -> Result<(), ApiError> {
-    let current = app
-        .store
-        .get(&keys::tenant(&changes.tenant().clone()), &credential_sk(user))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let mut next = current.clone();
-    next.data.insert("password_hash".into(), hash.into());
-    changes.raw_replace(next, current.version);
-    Ok(())
+pub fn replace_credential(changes: &mut Changes<'_>, user: &User, current: &Versioned<Credential>, hash: String) -> Result<(), ApiError> {
+    changes.replace_bookkeeping(
+        keys::tenant(&user.tenant_id),
+        &credential_sk(&user.id),
+        "credential",
+        &Credential { password_hash: hash },
+        current.version,
+    )
+}
+
+pub async fn load_credential(app: &App, tenant: &TenantId, user: &UserId) -> Result<Option<Versioned<Credential>>, ApiError> {
+    records::load(app, &keys::tenant(tenant), &credential_sk(user)).await
 }
 
 /// A user and their credential, by email.
-pub async fn find_by_email(app: &App, email: &Email) -> Result<Option<(Versioned<User>, Credential)>, ApiError> {
+pub async fn find_by_email(app: &App, email: &Email) -> Result<Option<(Versioned<User>, Versioned<Credential>)>, ApiError> {
     let Some(guard) = app.store.get(&keys::email_pk(email.as_str()), keys::EMAIL_SK).await? else { return Ok(None) };
     let reference = guard.data.get("ref").and_then(|v| v.as_str()).unwrap_or_default();
     let Some((tenant, user)) = reference.split_once('/') else { return Ok(None) };
     let (Ok(tenant), Ok(user)) = (TenantId::parse(tenant), UserId::parse(user)) else { return Ok(None) };
     let Some(u) = crate::auth::load_user(app, &tenant, &user).await? else { return Ok(None) };
-    let Some(c) = records::load::<Credential>(app, &keys::tenant(&tenant), &credential_sk(&user)).await? else {
-        return Ok(None);
-    };
-    Ok(Some((u, c.value)))
+    let Some(c) = load_credential(app, &tenant, &user).await? else { return Ok(None) };
+    Ok(Some((u, c)))
 }
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, ApiError> {

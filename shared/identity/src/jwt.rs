@@ -89,21 +89,14 @@ impl Issuer {
 
 pub async fn sign(claims: &Claims, signer: &dyn TokenSigner) -> Result<String, KeyError> {
     let header = Header { alg: "ES256".into(), typ: "JWT".into(), kid: signer.key_id().to_owned() };
-    let enc = |v: &dyn erased::Json| URL_SAFE_NO_PAD.encode(v.json());
-    let signing_input = format!("{}.{}", enc(&header), enc(claims));
+    let signing_input = format!("{}.{}", json_b64(&header), json_b64(claims));
     let sig = signer.sign(signing_input.as_bytes()).await?;
     Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes())))
 }
 
-mod erased {
-    pub trait Json {
-        fn json(&self) -> Vec<u8>;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn json(&self) -> Vec<u8> {
-            serde_json::to_vec(self).unwrap_or_default()
-        }
-    }
+/// base64url of a value's JSON; header and claims are plain structs that always serialize.
+fn json_b64<T: Serialize>(value: &T) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).unwrap_or_default())
 }
 
 /// Verifies tokens against the published keys (kid → key) for one issuer and audience.
