@@ -64,8 +64,14 @@ impl Gateway {
         };
         let claims = if route.authorized {
             let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok());
-            let verified = ctp_identity::jwt::bearer(header)
-                .and_then(|t| self.app.verifier.verify(t, App::now().timestamp()));
+            let verifier = match self.app.verifier().await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::error!(error = %e, "the token signing key is unavailable");
+                    return plain(503, "Service Unavailable");
+                }
+            };
+            let verified = ctp_identity::jwt::bearer(header).and_then(|t| verifier.verify(t, App::now().timestamp()));
             match verified {
                 Ok(c) => Some(c),
                 Err(_) => return plain(401, "Unauthorized"),

@@ -20,10 +20,14 @@ use hyper_util::rt::TokioIo;
 
 const USAGE: &str = "usage:
   ctp serve [--listen ADDR:PORT] [--data-dir DIR] [--demo] [--template FILE]
-  ctp admin create-tenant --id ID --name NAME --region REGION [--data-dir DIR]
-  ctp admin create-user --tenant ID --email EMAIL --name NAME [--tenant-admin] [--data-dir DIR]
+            [--aws-endpoint URL [--aws-prefix NAME]]
+        (--aws-endpoint: run on the AWS adapters against an AWS emulator such as moto server,
+         creating the table, bucket and keys named after --aws-prefix, default ctp)
+  ctp admin create-tenant --id ID --name NAME --region REGION [HOME]
+  ctp admin create-user --tenant ID --email EMAIL --name NAME [--tenant-admin] [HOME]
         (the password is read from standard input)
-  ctp admin create-client --tenant ID --name NAME --scopes 'SCOPE ...' --studies ID[,ID...] [--data-dir DIR]";
+  ctp admin create-client --tenant ID --name NAME --scopes 'SCOPE ...' --studies ID[,ID...] [HOME]
+HOME: --data-dir DIR (default .ctp), or --aws-endpoint URL [--aws-prefix NAME] as for serve";
 
 /// Command-line flags: `--name value` pairs and bare switches.
 struct Flags(Vec<(String, Option<String>)>);
@@ -91,8 +95,30 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn local_app(data_dir: &Path) -> Result<(App, Arc<ctp_store::SqliteStore>), String> {
-    App::local(data_dir, Config::from_env())
+/// Where the change stream of the chosen home is read.
+enum StreamSource {
+    Local(Arc<ctp_store::SqliteStore>),
+    DynamoDb(ctp_aws::streams::StreamReader, String),
+}
+
+/// The platform's home: the data directory, or with `--aws-endpoint` the AWS adapters against an
+/// emulator, whose table, bucket and keys (named after `--aws-prefix`) are created if missing.
+async fn open_home(flags: &Flags) -> Result<(App, StreamSource), String> {
+    let Some(endpoint) = flags.get("aws-endpoint") else {
+        let (app, store) = App::local(&flags.data_dir(), Config::from_env())?;
+        return Ok((app, StreamSource::Local(store)));
+    };
+    let prefix = flags.get("aws-prefix").unwrap_or("ctp");
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "eu-central-1".to_owned());
+    let clients = ctp_aws::Clients::new(&ctp_aws::sdk_config(&region, Some(endpoint)).await);
+    let settings = ctp_aws::emulator::provision(&clients, &region, endpoint, prefix, 1)
+        .await
+        .map_err(|e| format!("{e} (is the emulator running at {endpoint}?)"))?;
+    let reader = ctp_aws::streams::StreamReader::for_table(&clients.dynamodb, clients.streams.clone(), &region, &settings.table)
+        .await
+        .map_err(|e| e.to_string())?;
+    let app = App::aws(clients, &settings, Config::from_env());
+    Ok((app, StreamSource::DynamoDb(reader, endpoint.to_owned())))
 }
 
 async fn serve(flags: Flags) -> Result<(), String> {
@@ -103,8 +129,14 @@ async fn serve(flags: Flags) -> Result<(), String> {
         None => include_str!("../template.yaml").to_owned(),
     };
     let routes = template::routes(&template).map_err(|e| e.to_string())?;
-    let (app, store) = local_app(&data_dir)?;
+    let (app, source) = open_home(&flags).await?;
     let app = Arc::new(app);
+    let (pump, home): (std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>, String) = match source {
+        StreamSource::Local(store) => (Box::pin(pump::run(app.clone(), store)), format!("data in {}", data_dir.display())),
+        StreamSource::DynamoDb(reader, endpoint) => {
+            (Box::pin(pump::run_dynamodb(app.clone(), reader)), format!("on the AWS adapters at {endpoint}"))
+        }
+    };
     if flags.has("demo") {
         demo(&app, &data_dir).await?;
     }
@@ -115,8 +147,8 @@ async fn serve(flags: Flags) -> Result<(), String> {
         .map_err(|e| format!("--listen: {e}"))?;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("ctp: listening on http://{bound} (data in {})", data_dir.display());
-    tokio::spawn(pump::run(app.clone(), store));
+    println!("ctp: listening on http://{bound} ({home})");
+    tokio::spawn(pump);
     let gateway = Arc::new(gateway::Gateway { app, routes });
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -158,6 +190,7 @@ async fn shutdown_signal() {
 
 async fn demo(app: &App, data_dir: &Path) -> Result<(), String> {
     let file = data_dir.join("demo-logins.json");
+    std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let created = ctp_api::demo::seed(app).await.map_err(|e| format!("demo seed failed: {e}"))?;
     let logins: Vec<ctp_api::demo::DemoLogin> = if created.is_empty() {
         let raw = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -188,7 +221,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 async fn admin(args: &[String]) -> Result<(), String> {
     let Some(command) = args.first() else { return Err(USAGE.to_owned()) };
     let flags = Flags::parse(&args[1..], &["tenant-admin"])?;
-    let (app, _) = local_app(&flags.data_dir())?;
+    let (app, _) = open_home(&flags).await?;
     let tenant = |f: &Flags, name: &str| TenantId::parse(f.required(name)?).map_err(|e| e.to_string());
     match command.as_str() {
         "create-tenant" => {

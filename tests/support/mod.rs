@@ -1,5 +1,7 @@
 //! Starting `ctp serve` on a free loopback port with a temporary data directory, and talking to
-//! it over HTTP as a user would.
+//! it over HTTP as a user would. With CTP_E2E_AWS_ENDPOINT set (scripts/test.sh sets it to its
+//! moto server), the server runs on the AWS adapters against that emulator instead, so the same
+//! scenarios cover both homes.
 
 #![allow(dead_code)]
 
@@ -50,18 +52,22 @@ impl Platform {
 
     /// Start (or restart) on an existing data directory.
     pub fn start_in(dir: &Path) -> Platform {
+        let log = dir.join("serve.log");
+        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("server log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_ctp"))
-            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
+            .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+            .args(home_args(dir))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("ctp starts");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let base = loop {
-            let line = lines.next().expect("ctp printed its address before exiting").expect("stdout readable");
+            let Some(Ok(line)) = lines.next() else {
+                panic!("ctp exited before listening: {}", std::fs::read_to_string(&log).unwrap_or_default());
+            };
             if let Some(rest) = line.strip_prefix("ctp: listening on ") {
                 break rest.split_whitespace().next().expect("an address").to_owned();
             }
@@ -69,6 +75,38 @@ impl Platform {
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines.by_ref() {});
         Platform { base, data_dir: dir.to_owned(), child, _tmp: None }
+    }
+
+    /// The flags that name this platform's home, for `ctp admin`.
+    pub fn home_args(&self) -> Vec<String> {
+        home_args(&self.data_dir)
+    }
+
+    /// An object of the audit archive, from wherever this home keeps it.
+    pub fn archived(&self, key: &str) -> Option<Vec<u8>> {
+        use ctp_store::objects::ObjectStore;
+        match aws_home(&self.data_dir) {
+            None => std::fs::read(self.data_dir.join("objects").join(key)).ok(),
+            Some((clients, settings)) => block_on(async {
+                ctp_aws::S3Objects::new(clients.s3, &settings.archive_bucket).get(key).await.expect("S3 answers")
+            }),
+        }
+    }
+
+    /// Sign with the platform's own token key (a key file locally, the KMS key on AWS), to
+    /// forge tokens whose only fault is in their claims.
+    pub fn sign_with_platform_key(&self, message: &[u8]) -> (String, p256::ecdsa::Signature) {
+        use ctp_identity::TokenSigner;
+        let signer: Box<dyn TokenSigner> = match aws_home(&self.data_dir) {
+            None => Box::new(
+                ctp_identity::FileKeySigner::load_or_create(&self.data_dir.join("keys/token-signing.pem")).expect("key file"),
+            ),
+            Some((clients, settings)) => Box::new(ctp_aws::KmsSigner::new(clients.kms, &settings.signing_key_id)),
+        };
+        block_on(async {
+            let kid = signer.public_key().await.expect("public key").kid;
+            (kid, signer.sign(message).await.expect("signature"))
+        })
     }
 
     pub fn kill(&mut self) {
@@ -159,4 +197,44 @@ pub fn assert_problem(r: &Resp, status: u16, slug: &str) {
     assert_eq!(r.body["type"], format!("urn:ctp:problem:{slug}"), "{}", r.body);
     assert_eq!(r.body["status"], status);
     assert!(r.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+}
+
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
+}
+
+fn aws_endpoint() -> Option<String> {
+    std::env::var("CTP_E2E_AWS_ENDPOINT").ok().filter(|s| !s.is_empty())
+}
+
+/// The emulator resources' name prefix of a data directory: made on first start and kept in the
+/// directory, so a restarted server finds the same table.
+fn aws_prefix(dir: &Path) -> String {
+    let file = dir.join("aws-prefix");
+    if let Ok(p) = std::fs::read_to_string(&file) {
+        return p;
+    }
+    let prefix: String = format!("e{}", uuid::Uuid::new_v4().simple()).chars().take(16).collect();
+    std::fs::write(&file, &prefix).expect("prefix file");
+    prefix
+}
+
+fn home_args(dir: &Path) -> Vec<String> {
+    let mut args = vec!["--data-dir".to_owned(), dir.display().to_string()];
+    if let Some(endpoint) = aws_endpoint() {
+        args.extend(["--aws-endpoint".to_owned(), endpoint, "--aws-prefix".to_owned(), aws_prefix(dir)]);
+    }
+    args
+}
+
+/// The emulator clients and resource names of an AWS-path platform.
+fn aws_home(dir: &Path) -> Option<(ctp_aws::Clients, ctp_aws::AwsSettings)> {
+    let endpoint = aws_endpoint()?;
+    let prefix = aws_prefix(dir);
+    Some(block_on(async {
+        let clients = ctp_aws::Clients::new(&ctp_aws::sdk_config("eu-central-1", Some(&endpoint)).await);
+        let settings =
+            ctp_aws::emulator::provision(&clients, "eu-central-1", &endpoint, &prefix, 1).await.expect("emulator home");
+        (clients, settings)
+    }))
 }

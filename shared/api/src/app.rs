@@ -3,10 +3,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use ctp_aws::{AwsSettings, Clients, DynamoStore, KmsSigner, S3Objects};
+use ctp_http::ApiError;
 use ctp_identity::jwt::Issuer;
 use ctp_identity::{TokenSigner, TokenVerifier};
 use ctp_store::Store;
 use ctp_store::objects::ObjectStore;
+use tokio::sync::OnceCell;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -34,20 +37,38 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub objects: Arc<dyn ObjectStore>,
     pub signer: Arc<dyn TokenSigner>,
-    pub verifier: TokenVerifier,
+    /// Built on first use from the signer's public key: with KMS that is a network call, which
+    /// stays out of the cold start.
+    verifier: OnceCell<TokenVerifier>,
     pub issuer: Issuer,
     pub config: Config,
 }
 
 impl App {
     pub fn new(store: Arc<dyn Store>, objects: Arc<dyn ObjectStore>, signer: Arc<dyn TokenSigner>, config: Config) -> App {
-        let verifier = TokenVerifier::new(
-            vec![(signer.key_id().to_owned(), signer.verifying_key())],
-            &config.issuer,
-            &config.audience,
-        );
         let issuer = Issuer { iss: config.issuer.clone(), aud: config.audience.clone() };
-        App { store, objects, signer, verifier, issuer, config }
+        App { store, objects, signer, verifier: OnceCell::new(), issuer, config }
+    }
+
+    /// The verifier of access tokens, against the signing key's public half.
+    pub async fn verifier(&self) -> Result<&TokenVerifier, ApiError> {
+        self.verifier
+            .get_or_try_init(|| async {
+                let key = self.signer.public_key().await?;
+                Ok::<_, ApiError>(TokenVerifier::new(vec![key], &self.config.issuer, &self.config.audience))
+            })
+            .await
+    }
+
+    /// The AWS home: DynamoDB table, audit archive bucket and KMS signing key named by `settings`.
+    /// Makes no network call.
+    pub fn aws(clients: Clients, settings: &AwsSettings, config: Config) -> App {
+        App::new(
+            Arc::new(DynamoStore::new(clients.dynamodb, &settings.table)),
+            Arc::new(S3Objects::new(clients.s3, &settings.archive_bucket)),
+            Arc::new(KmsSigner::new(clients.kms, &settings.signing_key_id)),
+            Config { region: settings.region.clone(), ..config },
+        )
     }
 
     /// The local home: SQLite store, object directory and key file under `data_dir`.

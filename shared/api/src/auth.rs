@@ -70,7 +70,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, ApiError>
         "POST /v1/auth/token" => token(app, &req).await,
         "POST /v1/auth/password" => change_password(app, &req).await,
         "GET /v1/me" => me(app, &req).await,
-        "GET /.well-known/jwks.json" => response::json(200, &app.verifier.jwks()),
+        "GET /.well-known/jwks.json" => response::json(200, &app.verifier().await?.jwks()),
         other => Err(crate::unknown_route(other)),
     }
 }
@@ -144,7 +144,7 @@ async fn save_login_state(app: &App, meta: &RequestMeta, user: &Versioned<User>,
 
 /// Sign the access token and answer with it.
 async fn issue(app: &App, claims: &ctp_identity::Claims, scope: Option<String>) -> Result<Response<Body>, ApiError> {
-    let token = jwt::sign(claims, app.signer.as_ref()).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let token = jwt::sign(claims, app.signer.as_ref()).await?;
     response::json(200, &TokenResponse { access_token: token, token_type: "Bearer", expires_in: ACCESS_TOKEN_SECONDS, scope })
 }
 

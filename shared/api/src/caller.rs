@@ -40,7 +40,7 @@ pub struct InStudy {
 /// Verify the bearer token and check that it has not been revoked since it was issued.
 pub async fn authenticate(app: &App, req: &Request) -> Result<Caller, ApiError> {
     let token = ctp_identity::jwt::bearer(request::header(req, "authorization"))?;
-    let claims = app.verifier.verify(token, App::now().timestamp())?;
+    let claims = app.verifier().await?.verify(token, App::now().timestamp())?;
     let tenant_id = TenantId::parse(&claims.tenant).map_err(|_| AuthError::Malformed)?;
     let kind = match claims.typ.as_str() {
         "user" => {

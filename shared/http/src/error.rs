@@ -3,6 +3,7 @@
 
 use ctp_domain::DomainError;
 use ctp_identity::AuthError;
+use ctp_identity::keys::KeyError;
 use ctp_store::StoreError;
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
@@ -50,6 +51,19 @@ pub enum ApiError {
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         ApiError::Domain(e)
+    }
+}
+
+impl From<KeyError> for ApiError {
+    fn from(e: KeyError) -> Self {
+        match e {
+            // The key service did not answer or refused: a retry may succeed.
+            KeyError::Sign(_) | KeyError::PublicKey(_) | KeyError::Data(_) => {
+                tracing::error!(error = %e, "key service unavailable");
+                ApiError::Unavailable
+            }
+            KeyError::File { .. } => ApiError::Internal(e.to_string()),
+        }
     }
 }
 

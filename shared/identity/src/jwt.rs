@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use p256::ecdsa::{Signature, VerifyingKey, signature::Verifier};
 use serde::{Deserialize, Serialize};
 
-use crate::keys::{KeyError, TokenSigner};
+use crate::keys::{KeyError, PublicKey, TokenSigner};
 
 /// Access tokens live 15 minutes.
 pub const ACCESS_TOKEN_SECONDS: i64 = 15 * 60;
@@ -88,7 +88,7 @@ impl Issuer {
 }
 
 pub async fn sign(claims: &Claims, signer: &dyn TokenSigner) -> Result<String, KeyError> {
-    let header = Header { alg: "ES256".into(), typ: "JWT".into(), kid: signer.key_id().to_owned() };
+    let header = Header { alg: "ES256".into(), typ: "JWT".into(), kid: signer.public_key().await?.kid };
     let signing_input = format!("{}.{}", json_b64(&header), json_b64(claims));
     let sig = signer.sign(signing_input.as_bytes()).await?;
     Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes())))
@@ -108,8 +108,8 @@ pub struct TokenVerifier {
 }
 
 impl TokenVerifier {
-    pub fn new(keys: Vec<(String, VerifyingKey)>, iss: &str, aud: &str) -> Self {
-        TokenVerifier { keys, iss: iss.to_owned(), aud: aud.to_owned() }
+    pub fn new(keys: Vec<PublicKey>, iss: &str, aud: &str) -> Self {
+        TokenVerifier { keys: keys.into_iter().map(|k| (k.kid, k.key)).collect(), iss: iss.to_owned(), aud: aud.to_owned() }
     }
 
     /// The JWKS document (`/.well-known/jwks.json`).
@@ -167,7 +167,7 @@ mod tests {
     fn setup() -> (FileKeySigner, TokenVerifier, Issuer) {
         let signer = FileKeySigner::from_key(SigningKey::random(&mut rand_core::OsRng));
         let verifier =
-            TokenVerifier::new(vec![(signer.key_id().to_owned(), signer.verifying_key())], "https://iss", "ctp-api");
+            TokenVerifier::new(vec![PublicKey::new(signer.verifying_key())], "https://iss", "ctp-api");
         (signer, verifier, Issuer { iss: "https://iss".into(), aud: "ctp-api".into() })
     }
 

@@ -3,9 +3,10 @@
 //! KMS on AWS) and verified against the published JWKS.
 
 pub mod jwt;
-pub mod keys;
 pub mod password;
 pub mod secret;
 
 pub use jwt::{AuthError, Claims, TokenVerifier};
+/// Signing keys live in their own crate (ctp-keys) because ledger checkpoints use them too.
+pub use ctp_keys::signing as keys;
 pub use keys::{FileKeySigner, TokenSigner};

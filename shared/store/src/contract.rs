@@ -1,9 +1,19 @@
 //! The store contract: what every backend must do, written once and run against each of them
 //! (SQLite here; DynamoDB on an AWS emulator in its own crate's tests).
 
+use async_trait::async_trait;
+use aws_lambda_events::dynamodb::EventRecord;
 use serde_json::{Map, json};
 
+use crate::stream::{ChangeEvent, ChangeRecord};
 use crate::{ConditionFailure, Index, Item, MAX_ITEM_BYTES, Query, SortKey, Store, StoreError, Write};
+
+/// The backend's change stream as a stream function receives it.
+#[async_trait]
+pub trait ChangeFeed: Send {
+    /// The records published since the previous call, in stream order, in Lambda's event shape.
+    async fn read(&mut self) -> Vec<EventRecord>;
+}
 
 fn item(pk: &str, sk: &str) -> Item {
     let mut data = Map::new();
@@ -12,8 +22,9 @@ fn item(pk: &str, sk: &str) -> Item {
 }
 
 /// Every part of the contract, each on its own partition so backends may be reused between runs.
-pub async fn run_all(store: &dyn Store) {
+pub async fn run_all(store: &dyn Store, feed: &mut dyn ChangeFeed) {
     let run = uuid_like();
+    changes_are_published_with_both_images(store, feed, &format!("stream-{run}")).await;
     create_get_replace_delete(store, &format!("crud-{run}")).await;
     conditions_refuse_stale_and_duplicate_writes(store, &format!("cond-{run}")).await;
     immutable_items_cannot_be_replaced_or_deleted(store, &format!("imm-{run}")).await;
@@ -195,4 +206,66 @@ pub async fn secondary_index_queries(store: &dyn Store, pk: &str) {
     }
     seen.sort();
     assert_eq!(seen, (0..7).map(|i| format!("S#{i}")).collect::<Vec<_>>());
+}
+
+/// Every committed change is published once, with its old and new image, and a refused
+/// transaction publishes nothing. The stream may lag the write (DynamoDB Streams does), so the
+/// feed is read until the expected records arrived or a deadline passed.
+pub async fn changes_are_published_with_both_images(store: &dyn Store, feed: &mut dyn ChangeFeed, pk: &str) {
+    store.transact(vec![Write::Create(item(pk, "a"))]).await.unwrap();
+    let mut renamed = store.get(pk, "a").await.unwrap().unwrap();
+    renamed.data.insert("name".into(), json!("renamed"));
+    store.transact(vec![Write::Replace { item: renamed, expected_version: 1 }]).await.unwrap();
+    let refused = store.transact(vec![Write::Create(item(pk, "b")), Write::Create(item(pk, "a"))]).await;
+    assert!(refused.is_err());
+    store.transact(vec![Write::Create(item(pk, "b").with_gsi1("G", "H"))]).await.unwrap();
+    store.transact(vec![Write::Delete { pk: pk.into(), sk: "a".into(), expected_version: 2 }]).await.unwrap();
+
+    let mut records: Vec<ChangeRecord> = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while records.len() < 4 && std::time::Instant::now() < deadline {
+        let batch = feed.read().await;
+        for r in &batch {
+            let decoded = ChangeRecord::from_event_record(r).expect("every stream record decodes");
+            if decoded.pk == pk {
+                records.push(decoded);
+            }
+        }
+        if batch.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    let summary: Vec<(ChangeEvent, &str, Option<u64>, Option<u64>)> = records
+        .iter()
+        .map(|r| (r.event, r.sk.as_str(), r.old.as_ref().map(|i| i.version), r.new.as_ref().map(|i| i.version)))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (ChangeEvent::Insert, "a", None, Some(1)),
+            (ChangeEvent::Modify, "a", Some(1), Some(2)),
+            (ChangeEvent::Insert, "b", None, Some(1)),
+            (ChangeEvent::Remove, "a", Some(2), None),
+        ],
+        "one record per committed change, none for the refused transaction"
+    );
+    assert_eq!(records[1].old.as_ref().unwrap().data["name"], "a");
+    assert_eq!(records[1].new.as_ref().unwrap().data["name"], "renamed");
+    assert_eq!(records[2].new.as_ref().unwrap().gsi1pk.as_deref(), Some("G"));
+    assert!(records.windows(2).all(|w| w[0].seq < w[1].seq), "sequence numbers increase");
+    let extra = feed.read().await;
+    assert!(extra.iter().all(|r| ChangeRecord::from_event_record(r).unwrap().pk != pk), "nothing more is published");
+}
+
+/// Objects are write-once: a second write of a key keeps the first bytes; unsafe keys are refused
+/// by every backend alike.
+pub async fn objects_are_written_once(objects: &dyn crate::objects::ObjectStore, prefix: &str) {
+    let key = format!("{prefix}/audit/t/e1.json");
+    assert!(objects.put_new(&key, b"one".to_vec()).await.unwrap(), "a new key is written");
+    assert!(!objects.put_new(&key, b"two".to_vec()).await.unwrap(), "an existing key is not overwritten");
+    assert_eq!(objects.get(&key).await.unwrap().unwrap(), b"one");
+    assert!(objects.get(&format!("{prefix}/audit/t/none")).await.unwrap().is_none());
+    for bad in ["../x", "a//b", "/abs", "a/./b", "", "a b"] {
+        assert!(objects.put_new(bad, vec![]).await.is_err(), "{bad:?} is refused");
+    }
 }

@@ -5,8 +5,9 @@ use serde_json::{Map, Value};
 
 use crate::StoreError;
 
-/// DynamoDB's item size limit.
-pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+/// DynamoDB's item size limit ("400 KB"), read as 400,000 bytes: below every reading of the
+/// limit, the emulator's included (moto refuses items over 405,000 bytes).
+pub const MAX_ITEM_BYTES: usize = 400_000;
 
 /// An item as DynamoDB holds it: these attribute names are the table's, on AWS and locally.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

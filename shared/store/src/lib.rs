@@ -152,7 +152,7 @@ pub fn validate_transaction(writes: &[Write]) -> Result<(), StoreError> {
 
 /// Cursors carry only the position inside the query's own partition, never the partition key,
 /// so a cursor from one tenant's query cannot open another tenant's partition.
-pub(crate) mod cursor {
+pub mod cursor {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use serde::{Deserialize, Serialize};

@@ -104,7 +104,7 @@ impl SqliteStore {
                     s.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
                 };
                 out.push(ChangeRecord {
-                    seq: seq as u64,
+                    seq: crate::stream::Sequence::from_local(seq as u64),
                     at: chrono::DateTime::from_timestamp_millis(at_ms).unwrap_or_default(),
                     event: ChangeEvent::parse(&event).ok_or_else(|| StoreError::Corrupt(event.clone()))?,
                     pk,
@@ -325,11 +325,26 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
 
+    /// The local stream table read as the pump reads it.
+    struct LocalFeed<'a> {
+        store: &'a SqliteStore,
+        after: u64,
+    }
+
+    #[async_trait::async_trait]
+    impl crate::contract::ChangeFeed for LocalFeed<'_> {
+        async fn read(&mut self) -> Vec<aws_lambda_events::dynamodb::EventRecord> {
+            let records = self.store.changes_after(self.after, 1000).await.unwrap();
+            self.after = records.last().and_then(|r| r.seq.local()).unwrap_or(self.after);
+            records.iter().map(|r| r.to_event_record("local", "arn:aws:dynamodb:local:0:table/t")).collect()
+        }
+    }
+
     #[tokio::test]
     async fn sqlite_passes_the_store_contract() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        crate::contract::run_all(&store).await;
+        crate::contract::run_all(&store, &mut LocalFeed { store: &store, after: 0 }).await;
     }
 
     #[tokio::test]
@@ -354,7 +369,7 @@ mod tests {
         assert_eq!(changes[1].old.as_ref().unwrap().version, 1);
         assert_eq!(changes[1].new.as_ref().unwrap().data["x"], 1);
         assert!(changes[2].new.is_none());
-        assert_eq!(store.changes_after(changes[1].seq, 100).await.unwrap().len(), 2);
+        assert_eq!(store.changes_after(changes[1].seq.local().unwrap(), 100).await.unwrap().len(), 2);
     }
 
     #[tokio::test]

@@ -36,10 +36,58 @@ impl ChangeEvent {
     }
 }
 
+/// A position in the stream. DynamoDB's sequence numbers are decimal strings of up to 40 digits,
+/// beyond every integer type, so they are kept as text and compared as numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Sequence(String);
+
+impl Sequence {
+    pub fn parse(s: &str) -> Option<Sequence> {
+        (!s.is_empty() && s.len() <= 40 && s.bytes().all(|b| b.is_ascii_digit())).then(|| Sequence(s.to_owned()))
+    }
+
+    /// The local stream's positions, zero-padded to DynamoDB's shortest length.
+    pub fn from_local(n: u64) -> Sequence {
+        Sequence(format!("{n:021}"))
+    }
+
+    /// The local stream's position, when this is one.
+    pub fn local(&self) -> Option<u64> {
+        self.0.parse().ok()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn digits(&self) -> &str {
+        self.0.trim_start_matches('0')
+    }
+}
+
+impl Ord for Sequence {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let (a, b) = (self.digits(), other.digits());
+        a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+    }
+}
+
+impl PartialOrd for Sequence {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Display for Sequence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangeRecord {
     /// Position in the stream; on AWS the DynamoDB sequence number.
-    pub seq: u64,
+    pub seq: Sequence,
     pub at: DateTime<Utc>,
     pub event: ChangeEvent,
     pub pk: String,
@@ -77,7 +125,7 @@ impl ChangeRecord {
         change.keys = serde_dynamo::to_item(Keys { pk: self.pk.clone(), sk: self.sk.clone() }).unwrap_or_default();
         change.new_image = image(&self.new);
         change.old_image = image(&self.old);
-        change.sequence_number = Some(format!("{:021}", self.seq));
+        change.sequence_number = Some(self.seq.to_string());
         change.size_bytes = self.new.as_ref().or(self.old.as_ref()).map(|i| i.size() as i64).unwrap_or(0);
         change.stream_view_type = Some(StreamViewType::NewAndOldImages);
         let mut r = EventRecord::default();
@@ -106,7 +154,7 @@ impl ChangeRecord {
             .change
             .sequence_number
             .as_deref()
-            .and_then(|s| s.parse::<u64>().ok())
+            .and_then(Sequence::parse)
             .ok_or_else(|| StreamDecodeError::Sequence(r.change.sequence_number.clone()))?;
         Ok(ChangeRecord {
             seq,
@@ -133,7 +181,7 @@ mod tests {
         let mut new = Item::new("TENANT#a", "STUDY#b", "study", data).with_gsi1("G", "H");
         new.version = 2;
         let rec = ChangeRecord {
-            seq: 42,
+            seq: Sequence::from_local(42),
             // DynamoDB gives the approximate creation time in whole seconds.
             at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
             event: ChangeEvent::Modify,
@@ -147,6 +195,16 @@ mod tests {
         let wire = serde_json::to_string(&event).unwrap();
         let back: EventRecord = serde_json::from_str(&wire).unwrap();
         assert_eq!(ChangeRecord::from_event_record(&back).unwrap(), rec);
+    }
+
+    #[test]
+    fn sequence_numbers_compare_as_numbers_beyond_u64() {
+        let long = Sequence::parse("4421584500000000017450439091").unwrap();
+        assert!(long > Sequence::from_local(u64::MAX));
+        assert!(Sequence::parse("000000000000000000009").unwrap() < Sequence::parse("10").unwrap());
+        assert_eq!(Sequence::from_local(7).local(), Some(7));
+        assert!(Sequence::parse("12a").is_none() && Sequence::parse("").is_none());
+        assert!(Sequence::parse(&"9".repeat(41)).is_none());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Token signing keys. The signer is a trait because the private key lives in KMS on AWS and
-//! never leaves it; locally it is a PKCS#8 file in the data directory.
+//! Signing keys for access tokens and ledger checkpoints (ECDSA P-256 / SHA-256). The signer is a
+//! trait because the private key lives in KMS on AWS and never leaves it; locally it is a PKCS#8
+//! file in the data directory.
 
 use std::path::Path;
 
@@ -17,13 +18,30 @@ pub enum KeyError {
     File { path: String, reason: String },
     #[error("signing failed: {0}")]
     Sign(String),
+    #[error("public key unavailable: {0}")]
+    PublicKey(String),
+    #[error("data key: {0}")]
+    Data(String),
+}
+
+/// The public half of a signing key and its `kid` (published in the JWKS, put in token headers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    pub kid: String,
+    pub key: VerifyingKey,
+}
+
+impl PublicKey {
+    pub fn new(key: VerifyingKey) -> Self {
+        PublicKey { kid: key_id_for(&key), key }
+    }
 }
 
 #[async_trait]
 pub trait TokenSigner: Send + Sync {
-    /// The `kid` published in the JWKS and put in every token header.
-    fn key_id(&self) -> &str;
-    fn verifying_key(&self) -> VerifyingKey;
+    /// The public key. Asynchronous because a KMS key's public half is fetched on first use
+    /// (not at start-up, which keeps cold starts free of network calls); cached after that.
+    async fn public_key(&self) -> Result<PublicKey, KeyError>;
     /// ECDSA P-256 / SHA-256 signature over `message`.
     async fn sign(&self, message: &[u8]) -> Result<Signature, KeyError>;
 }
@@ -51,7 +69,7 @@ pub fn jwk(key: &VerifyingKey, kid: &str) -> Value {
 /// The signing key of local mode: `keys/token-signing.pem` in the data directory.
 pub struct FileKeySigner {
     key: SigningKey,
-    kid: String,
+    public: PublicKey,
 }
 
 impl FileKeySigner {
@@ -74,13 +92,21 @@ impl FileKeySigner {
     }
 
     pub fn from_key(key: SigningKey) -> Self {
-        let kid = key_id_for(key.verifying_key());
-        FileKeySigner { key, kid }
+        let public = PublicKey::new(*key.verifying_key());
+        FileKeySigner { key, public }
+    }
+
+    pub fn key_id(&self) -> &str {
+        &self.public.kid
+    }
+
+    pub fn verifying_key(&self) -> VerifyingKey {
+        self.public.key
     }
 }
 
 #[cfg(unix)]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
@@ -89,17 +115,14 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
 
 #[async_trait]
 impl TokenSigner for FileKeySigner {
-    fn key_id(&self) -> &str {
-        &self.kid
-    }
-    fn verifying_key(&self) -> VerifyingKey {
-        *self.key.verifying_key()
+    async fn public_key(&self) -> Result<PublicKey, KeyError> {
+        Ok(self.public.clone())
     }
     async fn sign(&self, message: &[u8]) -> Result<Signature, KeyError> {
         Ok(self.key.sign(message))

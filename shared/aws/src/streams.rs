@@ -1,0 +1,105 @@
+//! Reading a table's DynamoDB stream as an event source mapping does, for `ctp serve
+//! --aws-endpoint` and the store contract: records come out in Lambda's event shape, so stream
+//! functions receive exactly what Lambda would hand them.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::dynamodb::{EventRecord, StreamRecord, StreamViewType};
+use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
+use ctp_store::StoreError;
+
+pub struct StreamReader {
+    client: aws_sdk_dynamodbstreams::Client,
+    region: String,
+    stream_arn: String,
+    /// Next iterator of every shard seen; `None` once a closed shard is drained.
+    shards: HashMap<String, Option<String>>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl StreamReader {
+    /// Read `table`'s stream from the oldest record it still holds (TRIM_HORIZON).
+    pub async fn for_table(
+        dynamodb: &aws_sdk_dynamodb::Client,
+        client: aws_sdk_dynamodbstreams::Client,
+        region: &str,
+        table: &str,
+    ) -> Result<Self, StoreError> {
+        let described = dynamodb.describe_table().table_name(table).send().await.map_err(unavailable)?;
+        let stream_arn = described
+            .table
+            .and_then(|t| t.latest_stream_arn)
+            .ok_or_else(|| unavailable(format!("table {table:?} has no stream")))?;
+        Ok(StreamReader { client, region: region.to_owned(), stream_arn, shards: HashMap::new() })
+    }
+
+    pub fn stream_arn(&self) -> &str {
+        &self.stream_arn
+    }
+
+    /// The records published since the previous call, shard by shard.
+    pub async fn read(&mut self) -> Result<Vec<EventRecord>, StoreError> {
+        let stream = self.client.describe_stream().stream_arn(&self.stream_arn).send().await.map_err(unavailable)?;
+        for shard in stream.stream_description.and_then(|d| d.shards).unwrap_or_default() {
+            let Some(id) = shard.shard_id else { continue };
+            if !self.shards.contains_key(&id) {
+                let it = self
+                    .client
+                    .get_shard_iterator()
+                    .stream_arn(&self.stream_arn)
+                    .shard_id(&id)
+                    .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                self.shards.insert(id, it.shard_iterator);
+            }
+        }
+        let mut out = Vec::new();
+        let mut ids: Vec<String> = self.shards.keys().cloned().collect();
+        ids.sort();
+        for id in ids {
+            let Some(Some(iterator)) = self.shards.get(&id).cloned() else { continue };
+            let page = self.client.get_records().shard_iterator(iterator).send().await.map_err(unavailable)?;
+            out.extend(page.records.unwrap_or_default().into_iter().map(|r| self.event_record(r)));
+            self.shards.insert(id, page.next_shard_iterator);
+        }
+        Ok(out)
+    }
+
+    /// A stream record as Lambda delivers it.
+    fn event_record(&self, r: Record) -> EventRecord {
+        let image = |m: Option<HashMap<String, AttributeValue>>| -> serde_dynamo::Item {
+            m.unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, serde_dynamo::AttributeValue::from(v)))
+                .collect::<HashMap<_, _>>()
+                .into()
+        };
+        let mut change = StreamRecord::default();
+        if let Some(s) = r.dynamodb {
+            change.approximate_creation_date_time = s
+                .approximate_creation_date_time
+                .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), 0))
+                .unwrap_or_default();
+            change.keys = image(s.keys);
+            change.new_image = image(s.new_image);
+            change.old_image = image(s.old_image);
+            change.sequence_number = s.sequence_number;
+            change.size_bytes = s.size_bytes.unwrap_or_default();
+            change.stream_view_type = Some(StreamViewType::NewAndOldImages);
+        }
+        let mut e = EventRecord::default();
+        e.aws_region = r.aws_region.unwrap_or_else(|| self.region.clone());
+        e.change = change;
+        e.event_id = r.event_id.unwrap_or_default();
+        e.event_name = r.event_name.map(|n| n.as_str().to_owned()).unwrap_or_default();
+        e.event_source = r.event_source;
+        e.event_version = r.event_version;
+        e.event_source_arn = Some(self.stream_arn.clone());
+        e
+    }
+}
