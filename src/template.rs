@@ -112,6 +112,27 @@ mod tests {
         assert_eq!(study.function, "studies");
     }
 
+    /// The gateway mounts exactly the operations of docs/openapi.json, public exactly where the
+    /// document says `security: []`, and each on the function the document tags it with.
+    #[test]
+    fn the_gateway_mounts_the_documented_operations() {
+        let doc: serde_json::Value = serde_json::from_str(include_str!("../docs/openapi.json")).unwrap();
+        let mut documented = std::collections::BTreeMap::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let public = op["security"].as_array().is_some_and(|s| s.is_empty());
+                let tag = op["tags"][0].as_str().unwrap_or_default().to_owned();
+                documented.insert(format!("{} {path}", method.to_uppercase()), (tag, public));
+            }
+        }
+        let mounted: std::collections::BTreeMap<String, (String, bool)> = routes(include_str!("../template.yaml"))
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.key(), (r.function.clone(), !r.authorized)))
+            .collect();
+        assert_eq!(mounted, documented);
+    }
+
     #[test]
     fn path_parameters_are_extracted() {
         let r = Route { method: "GET".into(), path: "/v1/studies/{studyId}/sites/{siteId}".into(), function: "sites".into(), authorized: true };

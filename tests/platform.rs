@@ -497,3 +497,24 @@ fn a_killed_server_loses_no_acknowledged_write_or_audit_entry() {
         assert_eq!(trail.body["items"].as_array().unwrap().len(), 1, "audit entry of {id}");
     }
 }
+
+#[test]
+fn a_stack_refuses_a_tenant_homed_in_another_region() {
+    let p = Platform::start();
+    let admin = |region: &str, id: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ctp"))
+            .args(["admin", "create-tenant", "--id", id, "--name", "Northwind", "--region", region])
+            .args(p.home_args())
+            .env("AWS_REGION", "eu-central-1")
+            .output()
+            .unwrap()
+    };
+    let refused = admin("us-east-1", "northwind");
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("this stack serves eu-central-1") && why.contains("us-east-1"), "{why}");
+    let created = admin("eu-central-1", "northwind");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let tenant: Value = serde_json::from_slice(&created.stdout).unwrap();
+    assert_eq!(tenant["home_region"], "eu-central-1");
+}

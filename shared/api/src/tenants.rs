@@ -39,10 +39,22 @@ pub async fn load(app: &App, id: &TenantId) -> Result<Option<Tenant>, ApiError> 
     Ok(records::load::<Tenant>(app, &keys::tenant(id), keys::TENANT_SK).await?.map(|v| v.value))
 }
 
+/// Create a tenant in this regional stack. Residency: a tenant's data lives only in its home
+/// region, so a stack refuses a tenant homed elsewhere and names the stack to use.
 pub async fn create_tenant(app: &App, id: TenantId, name: &str, home_region: &str) -> Result<Tenant, ApiError> {
     let ctx = admin_context(&id, "ctp admin create-tenant");
     let mut changes = Changes::new(&ctx);
     let tenant = Tenant::new(id, name, home_region, changes.now())?;
+    if tenant.home_region != app.config.region {
+        return Err(ctp_domain::DomainError::invalid(
+            "home_region",
+            format!(
+                "this stack serves {}; create a tenant homed in {} with that region's stack",
+                app.config.region, tenant.home_region
+            ),
+        )
+        .into());
+    }
     changes.create(&tenant_ref(&tenant), &tenant, None)?;
     changes.commit(app).await?;
     Ok(tenant)
