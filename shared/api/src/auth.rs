@@ -71,8 +71,25 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, ApiError>
         "POST /v1/auth/password" => change_password(app, &req).await,
         "GET /v1/me" => me(app, &req).await,
         "GET /.well-known/jwks.json" => response::json(200, &app.verifier().await?.jwks()),
+        "GET /.well-known/openid-configuration" => response::json(200, &discovery(&app.config.issuer)),
         other => Err(crate::unknown_route(other)),
     }
+}
+
+/// OpenID discovery metadata of the issuer: API Gateway's JWT authorizer reads it at
+/// `{issuer}/.well-known/openid-configuration` to find the JWKS.
+fn discovery(issuer: &str) -> serde_json::Value {
+    let base = issuer.trim_end_matches('/');
+    serde_json::json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "token_endpoint": format!("{base}/v1/auth/token"),
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post"],
+        "response_types_supported": ["token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+    })
 }
 
 #[derive(Deserialize)]

@@ -392,6 +392,8 @@ async fn every_api_sample_gets_the_answer_its_route_promises() {
     assert_eq!(a.body["openapi"], "3.1.0");
     let a = run.expect("auth-jwks.json", None, none, 200).await;
     assert_eq!(a.body["keys"][0]["alg"], "ES256", "{}", a.body);
+    let a = run.expect("auth-openid.json", None, none, 200).await;
+    assert_eq!(a.body["jwks_uri"], "http://test/.well-known/jwks.json", "API Gateway finds the keys from the issuer");
 
     // The login sample is the coordinator's; with the seeded password it signs them in.
     run.bind(PASSWORD, &password_of("coordinator"));
