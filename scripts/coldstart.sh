@@ -15,6 +15,12 @@
 # The caller's environment reaches the functions unchanged: with CTP_DATA_DIR or CTP_TABLE (and
 # the AWS settings) given, that storage is used; otherwise a throwaway CTP_DATA_DIR (embedded
 # store) is created and removed afterwards.
+#
+#   scripts/coldstart.sh --aws [harness flags]
+#
+# runs the functions on their AWS adapters instead: it starts moto server on a free loopback
+# port, creates the table, bucket and keys there (`ctp admin aws-env`) and hands the functions
+# that environment, so the first responses include real SDK calls (KMS GetPublicKey, DynamoDB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +36,19 @@ for manifest in functions/*/Cargo.toml; do
 done
 cargo build --release --locked "${packages[@]}"
 cargo build --release --locked --example coldstart
+
+if [[ "${1:-}" == "--aws" ]]; then
+  shift
+  source scripts/tools.sh
+  ctp_tools test
+  ctp_start_moto
+  cargo build --release --locked --bin ctp
+  export AWS_EC2_METADATA_DISABLED=true
+  while IFS='=' read -r key value; do
+    export "$key=$value"
+  done < <("${CARGO_TARGET_DIR:-target}/release/ctp" admin aws-env --aws-endpoint "$CTP_MOTO_URL" --aws-prefix coldstart)
+  echo "functions run on the AWS adapters against $CTP_MOTO_URL (table $CTP_TABLE)" >&2
+fi
 
 if [[ -z "${CTP_DATA_DIR:-}" && -z "${CTP_TABLE:-}" ]]; then
   CTP_DATA_DIR="$(mktemp -d -t ctp-coldstart.XXXXXX)"

@@ -9,16 +9,16 @@
 # command). Cross-compilation uses zig (installed into .venv by scripts/tools.sh); the Rust target
 # aarch64-unknown-linux-gnu is added with rustup when it is missing.
 #
-# Fails when a zip is missing or larger than CTP_MAX_ZIP_BYTES (default 8 MiB): the functions are
+# Fails when a zip is missing or larger than CTP_MAX_ZIP_BYTES (default 8 MB, 8,000,000 bytes): the functions are
 # meant to stay small, since zip size and binary size drive cold start.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/tools.sh
 source scripts/tools.sh
-ctp_tools
+ctp_tools build
 
-MAX_ZIP_BYTES="${CTP_MAX_ZIP_BYTES:-$((8 * 1024 * 1024))}"
+MAX_ZIP_BYTES="${CTP_MAX_ZIP_BYTES:-8000000}"
 TARGET_TRIPLE=aarch64-unknown-linux-gnu
 
 # The package name of each function crate, read from its Cargo.toml ([package] name = "...").

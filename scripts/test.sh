@@ -11,7 +11,7 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 source scripts/tools.sh
-ctp_tools
+ctp_tools test
 
 # Quiet, deterministic AWS SDK behaviour in every test process (no metadata probing).
 export AWS_EC2_METADATA_DISABLED=true
@@ -20,29 +20,8 @@ echo "== cfn-lint template.yaml"
 cfn-lint template.yaml
 
 echo "== starting moto server"
-MOTO_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-MOTO_LOG="$(mktemp -t ctp-moto.XXXXXX)"
-moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$MOTO_LOG" 2>&1 &
-MOTO_PID=$!
-trap 'kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; rm -f "$MOTO_LOG"' EXIT
-for _ in $(seq 1 100); do
-  if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOTO_PORT/moto-api/')" 2>/dev/null; then
-    break
-  fi
-  if ! kill -0 "$MOTO_PID" 2>/dev/null; then
-    echo "moto server exited at start; its log:" >&2
-    cat "$MOTO_LOG" >&2
-    exit 1
-  fi
-  sleep 0.2
-done
-if ! python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOTO_PORT/moto-api/')" 2>/dev/null; then
-  echo "moto server did not answer on 127.0.0.1:$MOTO_PORT within 20 s; its log:" >&2
-  cat "$MOTO_LOG" >&2
-  exit 1
-fi
-export CTP_TEST_AWS_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
-echo "moto server on $CTP_TEST_AWS_ENDPOINT"
+ctp_start_moto
+export CTP_TEST_AWS_ENDPOINT="$CTP_MOTO_URL"
 
 echo "== build"
 cargo build --workspace --all-targets --locked

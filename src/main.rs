@@ -27,6 +27,8 @@ const USAGE: &str = "usage:
   ctp admin create-user --tenant ID --email EMAIL --name NAME [--tenant-admin] [HOME]
         (the password is read from standard input)
   ctp admin create-client --tenant ID --name NAME --scopes 'SCOPE ...' --studies ID[,ID...] [HOME]
+  ctp admin aws-env --aws-endpoint URL [--aws-prefix NAME]
+        (prints the KEY=VALUE environment of a function running against the emulator's resources)
 HOME: --data-dir DIR (default .ctp), or --aws-endpoint URL [--aws-prefix NAME] as for serve";
 
 /// Command-line flags: `--name value` pairs and bare switches.
@@ -108,17 +110,23 @@ async fn open_home(flags: &Flags) -> Result<(App, StreamSource), String> {
         let (app, store) = App::local(&flags.data_dir(), Config::from_env())?;
         return Ok((app, StreamSource::Local(store)));
     };
-    let prefix = flags.get("aws-prefix").unwrap_or("ctp");
+    let (clients, settings) = emulator_home(endpoint, flags.get("aws-prefix").unwrap_or("ctp")).await?;
+    let reader =
+        ctp_aws::streams::StreamReader::for_table(&clients.dynamodb, clients.streams.clone(), &settings.region, &settings.table)
+            .await
+            .map_err(|e| e.to_string())?;
+    let app = App::aws(clients, &settings, Config::from_env());
+    Ok((app, StreamSource::DynamoDb(reader, endpoint.to_owned())))
+}
+
+/// The emulator's resources named after `prefix`, created when missing, in `AWS_REGION`.
+async fn emulator_home(endpoint: &str, prefix: &str) -> Result<(ctp_aws::Clients, ctp_aws::AwsSettings), String> {
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "eu-central-1".to_owned());
     let clients = ctp_aws::Clients::new(&ctp_aws::sdk_config(&region, Some(endpoint)).await);
     let settings = ctp_aws::emulator::provision(&clients, &region, endpoint, prefix, 1)
         .await
         .map_err(|e| format!("{e} (is the emulator running at {endpoint}?)"))?;
-    let reader = ctp_aws::streams::StreamReader::for_table(&clients.dynamodb, clients.streams.clone(), &region, &settings.table)
-        .await
-        .map_err(|e| e.to_string())?;
-    let app = App::aws(clients, &settings, Config::from_env());
-    Ok((app, StreamSource::DynamoDb(reader, endpoint.to_owned())))
+    Ok((clients, settings))
 }
 
 async fn serve(flags: Flags) -> Result<(), String> {
@@ -221,6 +229,14 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 async fn admin(args: &[String]) -> Result<(), String> {
     let Some(command) = args.first() else { return Err(USAGE.to_owned()) };
     let flags = Flags::parse(&args[1..], &["tenant-admin"])?;
+    if command == "aws-env" {
+        // The environment a function binary needs to run against the emulator's resources.
+        let (_, settings) = emulator_home(flags.required("aws-endpoint")?, flags.get("aws-prefix").unwrap_or("ctp")).await?;
+        for (k, v) in settings.to_env() {
+            println!("{k}={v}");
+        }
+        return Ok(());
+    }
     let (app, _) = open_home(&flags).await?;
     let tenant = |f: &Flags, name: &str| TenantId::parse(f.required(name)?).map_err(|e| e.to_string());
     match command.as_str() {

@@ -52,40 +52,36 @@ pub async fn provision(
 }
 
 async fn create_table(clients: &Clients, table: &str) -> Result<(), ProvisionError> {
-    let attr = |name: &str| {
-        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()
-    };
+    let built = failed::<aws_sdk_dynamodb::error::BuildError>("the table");
+    let attr = |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build();
     let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
-    let err = failed::<aws_sdk_dynamodb::error::BuildError>("the table");
-    let gsi = GlobalSecondaryIndex::builder()
-        .index_name(crate::dynamo::GSI1)
-        .key_schema(key("gsi1pk", KeyType::Hash).map_err(failed("the table"))?)
-        .key_schema(key("gsi1sk", KeyType::Range).map_err(failed("the table"))?)
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
-        .build()
-        .map_err(err)?;
-    let created = clients
-        .dynamodb
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("pk").map_err(failed("the table"))?)
-        .attribute_definitions(attr("sk").map_err(failed("the table"))?)
-        .attribute_definitions(attr("gsi1pk").map_err(failed("the table"))?)
-        .attribute_definitions(attr("gsi1sk").map_err(failed("the table"))?)
-        .key_schema(key("pk", KeyType::Hash).map_err(failed("the table"))?)
-        .key_schema(key("sk", KeyType::Range).map_err(failed("the table"))?)
-        .global_secondary_indexes(gsi)
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
-                .build()
-                .map_err(failed("the table"))?,
-        )
-        .send()
-        .await;
-    match created {
+    let request = (|| {
+        let gsi = GlobalSecondaryIndex::builder()
+            .index_name(crate::dynamo::GSI1)
+            .key_schema(key("gsi1pk", KeyType::Hash)?)
+            .key_schema(key("gsi1sk", KeyType::Range)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()?;
+        let stream = StreamSpecification::builder()
+            .stream_enabled(true)
+            .stream_view_type(StreamViewType::NewAndOldImages)
+            .build()?;
+        Ok(clients
+            .dynamodb
+            .create_table()
+            .table_name(table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr("pk")?)
+            .attribute_definitions(attr("sk")?)
+            .attribute_definitions(attr("gsi1pk")?)
+            .attribute_definitions(attr("gsi1sk")?)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .global_secondary_indexes(gsi)
+            .stream_specification(stream))
+    })()
+    .map_err(built)?;
+    match request.send().await {
         Ok(_) => Ok(()),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => Ok(()),
         Err(e) => Err(failed("the table")(e)),
