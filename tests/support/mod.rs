@@ -231,10 +231,11 @@ fn home_args(dir: &Path) -> Vec<String> {
 fn aws_home(dir: &Path) -> Option<(ctp_aws::Clients, ctp_aws::AwsSettings)> {
     let endpoint = aws_endpoint()?;
     let prefix = aws_prefix(dir);
+    // The region `ctp serve` uses too: the emulator keeps tables per region.
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "eu-central-1".to_owned());
     Some(block_on(async {
-        let clients = ctp_aws::Clients::new(&ctp_aws::sdk_config("eu-central-1", Some(&endpoint)).await);
-        let settings =
-            ctp_aws::emulator::provision(&clients, "eu-central-1", &endpoint, &prefix, 1).await.expect("emulator home");
+        let clients = ctp_aws::Clients::new(&ctp_aws::sdk_config(&region, Some(&endpoint)).await);
+        let settings = ctp_aws::emulator::provision(&clients, &region, &endpoint, &prefix, 1).await.expect("emulator home");
         (clients, settings)
     }))
 }
