@@ -58,7 +58,8 @@ pub async fn run(app: Arc<App>, store: Arc<SqliteStore>) {
 }
 
 /// The AWS path: poll the table's stream as an event source mapping does. Each function keeps
-/// the records it has not acknowledged and receives them again, from the first failed one.
+/// the records it has not acknowledged and receives them again, from the first failed one. A
+/// restarted server reads the stream from its oldest record again; consumers are idempotent.
 pub async fn run_dynamodb(app: Arc<App>, mut reader: StreamReader) {
     let mut pending: Vec<Vec<EventRecord>> = ctp_api::STREAM_FUNCTIONS.iter().map(|_| Vec::new()).collect();
     loop {

@@ -14,6 +14,8 @@ pub struct StreamReader {
     stream_arn: String,
     /// Next iterator of every shard seen; `None` once a closed shard is drained.
     shards: HashMap<String, Option<String>>,
+    /// The last sequence number read from each shard, to resume after an expired iterator.
+    last: HashMap<String, String>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -33,7 +35,7 @@ impl StreamReader {
             .table
             .and_then(|t| t.latest_stream_arn)
             .ok_or_else(|| unavailable(format!("table {table:?} has no stream")))?;
-        Ok(StreamReader { client, region: region.to_owned(), stream_arn, shards: HashMap::new() })
+        Ok(StreamReader { client, region: region.to_owned(), stream_arn, shards: HashMap::new(), last: HashMap::new() })
     }
 
     pub fn stream_arn(&self) -> &str {
@@ -46,16 +48,8 @@ impl StreamReader {
         for shard in stream.stream_description.and_then(|d| d.shards).unwrap_or_default() {
             let Some(id) = shard.shard_id else { continue };
             if !self.shards.contains_key(&id) {
-                let it = self
-                    .client
-                    .get_shard_iterator()
-                    .stream_arn(&self.stream_arn)
-                    .shard_id(&id)
-                    .shard_iterator_type(ShardIteratorType::TrimHorizon)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                self.shards.insert(id, it.shard_iterator);
+                let it = self.iterator(&id).await?;
+                self.shards.insert(id, it);
             }
         }
         let mut out = Vec::new();
@@ -63,11 +57,35 @@ impl StreamReader {
         ids.sort();
         for id in ids {
             let Some(Some(iterator)) = self.shards.get(&id).cloned() else { continue };
-            let page = self.client.get_records().shard_iterator(iterator).send().await.map_err(unavailable)?;
-            out.extend(page.records.unwrap_or_default().into_iter().map(|r| self.event_record(r)));
+            let page = match self.client.get_records().shard_iterator(iterator).send().await {
+                Ok(page) => page,
+                // Iterators expire after 15 minutes unused (a long outage): resume after the last
+                // record read.
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_expired_iterator_exception()) => {
+                    let it = self.iterator(&id).await?;
+                    self.shards.insert(id, it);
+                    continue;
+                }
+                Err(e) => return Err(unavailable(e)),
+            };
+            let records = page.records.unwrap_or_default();
+            if let Some(seq) = records.last().and_then(|r| r.dynamodb.as_ref()).and_then(|d| d.sequence_number.clone()) {
+                self.last.insert(id.clone(), seq);
+            }
+            out.extend(records.into_iter().map(|r| self.event_record(r)));
             self.shards.insert(id, page.next_shard_iterator);
         }
         Ok(out)
+    }
+
+    /// An iterator just after the last record read from `shard`, or at its oldest record.
+    async fn iterator(&self, shard: &str) -> Result<Option<String>, StoreError> {
+        let request = self.client.get_shard_iterator().stream_arn(&self.stream_arn).shard_id(shard);
+        let request = match self.last.get(shard) {
+            Some(seq) => request.shard_iterator_type(ShardIteratorType::AfterSequenceNumber).sequence_number(seq),
+            None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        };
+        Ok(request.send().await.map_err(unavailable)?.shard_iterator)
     }
 
     /// A stream record as Lambda delivers it.
