@@ -236,6 +236,62 @@ fn template_functions_equal_function_lists_and_crates() {
     assert!(missing.is_empty(), "missing function crates: {missing:?}");
 }
 
+/// Least privilege: no function runs with SAM's broad policy templates or AWS managed policies,
+/// no statement grants `*` actions or resources, and a stream function has its own role (for a
+/// DynamoDB event SAM would attach AWSLambdaDynamoDBExecutionRole, which reads every stream).
+#[test]
+fn every_function_has_least_privilege_policies() {
+    let t = template();
+    let resources = t.get("Resources").and_then(Yaml::as_mapping).expect("Resources");
+    let star = |v: Option<&Yaml>| match v {
+        Some(Yaml::String(s)) => s == "*" || s.ends_with(":*") && !s.contains('/'),
+        Some(Yaml::Sequence(items)) => items.iter().any(|i| i.as_str().is_some_and(|s| s == "*")),
+        _ => false,
+    };
+    let statements = |policies: &Yaml| -> Vec<Yaml> {
+        policies
+            .as_sequence()
+            .expect("Policies is a list")
+            .iter()
+            .map(|p| {
+                let doc = p.get("PolicyDocument").unwrap_or(p);
+                assert!(doc.get("Statement").is_some(), "only inline policy statements, not {p:?}");
+                doc.get("Statement").cloned().unwrap()
+            })
+            .flat_map(|s| s.as_sequence().cloned().unwrap_or_default())
+            .collect()
+    };
+    let mut checked = 0;
+    for (id, res) in resources {
+        let props = res.get("Properties");
+        let (policies, kind) = match yaml_str(res, "Type") {
+            Some("AWS::Serverless::Function") => {
+                let p = props.expect("function properties");
+                let streams = p
+                    .get("Events")
+                    .and_then(Yaml::as_mapping)
+                    .is_some_and(|events| events.values().any(|e| yaml_str(e, "Type") == Some("DynamoDB")));
+                if streams {
+                    assert!(p.get("Role").is_some() && p.get("Policies").is_none(), "{id:?}: a stream function has its own role");
+                    continue;
+                }
+                (p.get("Policies").unwrap_or_else(|| panic!("{id:?} has no policies")), "function")
+            }
+            Some("AWS::IAM::Role") => {
+                assert!(props.and_then(|p| p.get("ManagedPolicyArns")).is_none(), "{id:?}: no managed policies");
+                (props.and_then(|p| p.get("Policies")).expect("role policies"), "role")
+            }
+            _ => continue,
+        };
+        for st in statements(policies) {
+            assert!(!star(st.get("Action")), "{kind} {id:?}: a wildcard action in {st:?}");
+            assert!(!star(st.get("Resource")), "{kind} {id:?}: a wildcard resource in {st:?}");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, ctp_api::HTTP_FUNCTIONS.len() + ctp_api::STREAM_FUNCTIONS.len());
+}
+
 // ---------------------------------------------------------------------------------------------
 // (c) every route is handled by its function
 
