@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod members;
 pub mod records;
+pub mod redrive;
 pub mod runtime;
 pub mod sites;
 pub mod studies;
@@ -28,6 +29,9 @@ pub const HTTP_FUNCTIONS: [&str; 8] = ["auth", "users", "studies", "sites", "mem
 
 /// The functions triggered by the change stream.
 pub const STREAM_FUNCTIONS: [&str; 1] = ["audit-archiver"];
+
+/// The functions run on a schedule (EventBridge); they exist only in the AWS home.
+pub const SCHEDULED_FUNCTIONS: [&str; 1] = ["stream-redrive"];
 
 /// Answer one API Gateway v2.0 request for the named function. Errors of every kind become
 /// problem+json here, once.

@@ -54,3 +54,24 @@ pub async fn run_stream(function: &'static str) -> Result<(), lambda_http::Error
     ))
     .await
 }
+
+/// Serve the scheduled `stream-redrive` function: AWS only, with `CTP_FAILURE_QUEUE_URL`.
+pub async fn run_redrive() -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let settings = AwsSettings::from_env()
+        .map_err(|e| -> lambda_http::Error { e.to_string().into() })?
+        .ok_or("stream-redrive runs only on AWS (set CTP_TABLE and the stack settings): the local pump never gives up on a record")?;
+    let queue_url = settings.failure_queue_url.clone().ok_or("CTP_FAILURE_QUEUE_URL is not set")?;
+    let sdk = ctp_aws::sdk_config(&settings.region, settings.endpoint.as_deref()).await;
+    let clients = ctp_aws::Clients::new(&sdk);
+    let redrive: &'static crate::redrive::Redrive = Box::leak(Box::new(crate::redrive::Redrive {
+        queue: ctp_aws::failures::FailureQueue::new(clients.sqs.clone(), queue_url),
+        streams: clients.streams.clone(),
+        region: settings.region.clone(),
+    }));
+    let app: &'static App = Box::leak(Box::new(App::aws(clients, &settings, Config::from_env())));
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+        crate::redrive::handle(app, redrive, &event.payload).await.map_err(|e| -> lambda_runtime::Error { e.into() })
+    }))
+    .await
+}

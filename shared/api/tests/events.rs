@@ -240,16 +240,23 @@ fn every_route_of_the_template_has_exactly_one_sample_named_after_its_function()
     let functions = template_functions(&t);
     let samples = all_samples();
 
-    // Every sample is an API Gateway v2.0 request or a DynamoDB stream batch.
+    // Every sample is an API Gateway v2.0 request, a DynamoDB stream batch or an EventBridge
+    // scheduled event.
+    let is_schedule = |e: &Value| e["source"] == "aws.events" && e["detail-type"] == "Scheduled Event";
     for (file, event) in &samples {
-        if !is_api_sample(event) {
-            let records = event["Records"].as_array().unwrap_or_else(|| panic!("{file} is neither a v2.0 request nor a stream batch"));
+        if !is_api_sample(event) && !is_schedule(event) {
+            let records = event["Records"].as_array().unwrap_or_else(|| panic!("{file} is neither a v2.0 request, a stream batch nor a schedule"));
             assert!(!records.is_empty() && records.iter().all(|r| r["eventSource"] == "aws:dynamodb"), "{file}: a DynamoDB stream batch");
         }
     }
+    let has_trigger = |kind: &str| functions.values().any(|types| types.iter().any(|t| t == kind));
     assert!(
-        samples.values().any(|e| !is_api_sample(e)) == functions.values().any(|types| types.iter().any(|t| t == "DynamoDB")),
+        samples.values().any(|e| !is_api_sample(e) && !is_schedule(e)) == has_trigger("DynamoDB"),
         "a stream sample exists exactly when a function of the template consumes the table's stream"
+    );
+    assert!(
+        samples.values().any(|e| is_schedule(e)) == has_trigger("Schedule"),
+        "a schedule sample exists exactly when a function of the template runs on a schedule"
     );
 
     // The samples' route keys are the template's routes, each exactly once.

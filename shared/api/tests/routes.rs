@@ -224,12 +224,25 @@ fn template_functions_equal_function_lists_and_crates() {
     let listed_stream: BTreeSet<String> = ctp_api::STREAM_FUNCTIONS.iter().map(|s| s.to_string()).collect();
     assert_eq!(stream, listed_stream, "functions with DynamoDB stream events in template.yaml vs ctp_api::STREAM_FUNCTIONS");
 
+    let scheduled: BTreeSet<String> = functions
+        .iter()
+        .filter(|(f, _)| f.event_types.iter().any(|t| t == "Schedule"))
+        .map(|(f, _)| f.name.clone())
+        .collect();
+    let listed_scheduled: BTreeSet<String> = ctp_api::SCHEDULED_FUNCTIONS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(scheduled, listed_scheduled, "functions with Schedule events in template.yaml vs ctp_api::SCHEDULED_FUNCTIONS");
+
     let all: BTreeSet<String> = functions.iter().map(|(f, _)| f.name.clone()).collect();
-    assert_eq!(all, &listed_http | &listed_stream, "every function in template.yaml is an HTTP or a stream function");
+    assert_eq!(
+        all,
+        &(&listed_http | &listed_stream) | &listed_scheduled,
+        "every function in template.yaml is an HTTP, a stream or a scheduled function"
+    );
 
     let missing: Vec<String> = ctp_api::HTTP_FUNCTIONS
         .iter()
         .chain(ctp_api::STREAM_FUNCTIONS.iter())
+        .chain(ctp_api::SCHEDULED_FUNCTIONS.iter())
         .filter(|name| !repo_root().join("functions").join(name).join("Cargo.toml").is_file())
         .map(|name| format!("functions/{name}/Cargo.toml"))
         .collect();
@@ -289,7 +302,10 @@ fn every_function_has_least_privilege_policies() {
         }
         checked += 1;
     }
-    assert_eq!(checked, ctp_api::HTTP_FUNCTIONS.len() + ctp_api::STREAM_FUNCTIONS.len());
+    assert_eq!(
+        checked,
+        ctp_api::HTTP_FUNCTIONS.len() + ctp_api::STREAM_FUNCTIONS.len() + ctp_api::SCHEDULED_FUNCTIONS.len()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

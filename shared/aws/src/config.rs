@@ -17,6 +17,8 @@ pub struct AwsSettings {
     pub archive_bucket: String,
     pub signing_key_id: String,
     pub data_key_id: String,
+    /// The stream functions' on-failure queue (only the redrive function reads it).
+    pub failure_queue_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +38,7 @@ impl AwsSettings {
             archive_bucket: var("CTP_ARCHIVE_BUCKET")?,
             signing_key_id: var("CTP_SIGNING_KEY_ID")?,
             data_key_id: var("CTP_DATA_KEY_ID")?,
+            failure_queue_url: std::env::var("CTP_FAILURE_QUEUE_URL").ok().filter(|s| !s.is_empty()),
         }))
     }
 
@@ -50,6 +53,9 @@ impl AwsSettings {
         ];
         if let Some(e) = &self.endpoint {
             env.push(("AWS_ENDPOINT_URL", e.clone()));
+        }
+        if let Some(q) = &self.failure_queue_url {
+            env.push(("CTP_FAILURE_QUEUE_URL", q.clone()));
         }
         env
     }
@@ -80,6 +86,7 @@ pub struct Clients {
     pub streams: aws_sdk_dynamodbstreams::Client,
     pub s3: aws_sdk_s3::Client,
     pub kms: aws_sdk_kms::Client,
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 impl Clients {
@@ -92,6 +99,7 @@ impl Clients {
             streams: aws_sdk_dynamodbstreams::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3),
             kms: aws_sdk_kms::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
         }
     }
 }

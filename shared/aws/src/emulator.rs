@@ -41,6 +41,15 @@ pub async fn provision(
     create_archive_bucket(clients, region, &archive_bucket, archive_retention_days).await?;
     let signing_key_id = key(clients, &format!("alias/{prefix}-token-signing"), KeySpec::EccNistP256, KeyUsageType::SignVerify).await?;
     let data_key_id = key(clients, &format!("alias/{prefix}-data"), KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt).await?;
+    // CreateQueue returns the existing queue's URL when it exists with the same attributes.
+    let failure_queue_url = clients
+        .sqs
+        .create_queue()
+        .queue_name(format!("{prefix}-stream-failures"))
+        .send()
+        .await
+        .map_err(failed("the failure queue"))?
+        .queue_url;
     Ok(AwsSettings {
         region: region.to_owned(),
         endpoint: Some(endpoint.to_owned()),
@@ -48,6 +57,7 @@ pub async fn provision(
         archive_bucket,
         signing_key_id,
         data_key_id,
+        failure_queue_url,
     })
 }
 

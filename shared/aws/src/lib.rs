@@ -4,6 +4,7 @@
 pub mod config;
 pub mod dynamo;
 pub mod emulator;
+pub mod failures;
 pub mod kms;
 pub mod s3;
 pub mod streams;

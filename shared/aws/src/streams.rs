@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use aws_lambda_events::dynamodb::{EventRecord, StreamRecord, StreamViewType};
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
 use ctp_store::StoreError;
+use ctp_store::stream::Sequence;
 
 pub struct StreamReader {
     client: aws_sdk_dynamodbstreams::Client,
@@ -38,8 +39,56 @@ impl StreamReader {
         Ok(StreamReader { client, region: region.to_owned(), stream_arn, shards: HashMap::new(), last: HashMap::new() })
     }
 
+    /// Read a stream named by its ARN (a failure record names it).
+    pub fn for_stream(client: aws_sdk_dynamodbstreams::Client, region: &str, stream_arn: &str) -> Self {
+        StreamReader {
+            client,
+            region: region.to_owned(),
+            stream_arn: stream_arn.to_owned(),
+            shards: HashMap::new(),
+            last: HashMap::new(),
+        }
+    }
+
     pub fn stream_arn(&self) -> &str {
         &self.stream_arn
+    }
+
+    /// The records of `shard` from `start` to `end` (sequence numbers, both included), as long as
+    /// the stream still holds them.
+    pub async fn range(&self, shard: &str, start: &str, end: &str) -> Result<Vec<EventRecord>, StoreError> {
+        let end = Sequence::parse(end).ok_or_else(|| unavailable(format!("{end:?} is not a sequence number")))?;
+        let mut iterator = self
+            .client
+            .get_shard_iterator()
+            .stream_arn(&self.stream_arn)
+            .shard_id(shard)
+            .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
+            .sequence_number(start)
+            .send()
+            .await
+            .map_err(unavailable)?
+            .shard_iterator;
+        let mut out = Vec::new();
+        // An open shard hands out empty pages at its head; a bounded number of reads ends there.
+        for _ in 0..100 {
+            let Some(it) = iterator else { break };
+            let page = self.client.get_records().shard_iterator(it).send().await.map_err(unavailable)?;
+            let records = page.records.unwrap_or_default();
+            let empty = records.is_empty();
+            for r in records {
+                let seq = r.dynamodb.as_ref().and_then(|d| d.sequence_number.as_deref()).and_then(Sequence::parse);
+                if seq.as_ref().is_some_and(|s| *s > end) {
+                    return Ok(out);
+                }
+                out.push(self.event_record(r));
+            }
+            if empty && !out.is_empty() {
+                break;
+            }
+            iterator = page.next_shard_iterator;
+        }
+        Ok(out)
     }
 
     /// The records published since the previous call, shard by shard.
