@@ -115,7 +115,7 @@ async fn open_home(flags: &Flags) -> Result<(App, StreamSource), String> {
         ctp_aws::streams::StreamReader::for_table(&clients.dynamodb, clients.streams.clone(), &settings.region, &settings.table)
             .await
             .map_err(|e| e.to_string())?;
-    let app = App::aws(clients, &settings, Config::from_env());
+    let app = App::aws(&clients.config, &settings, Config::from_env());
     Ok((app, StreamSource::DynamoDb(reader, endpoint.to_owned())))
 }
 

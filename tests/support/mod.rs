@@ -17,6 +17,8 @@ pub struct Platform {
     pub data_dir: PathBuf,
     child: Child,
     _tmp: Option<tempfile::TempDir>,
+    /// The emulator clients and resource names, found once (AWS path only).
+    aws: std::sync::OnceLock<Option<AwsHome>>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -74,7 +76,7 @@ impl Platform {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines.by_ref() {});
-        Platform { base, data_dir: dir.to_owned(), child, _tmp: None }
+        Platform { base, data_dir: dir.to_owned(), child, _tmp: None, aws: std::sync::OnceLock::new() }
     }
 
     /// The flags that name this platform's home, for `ctp admin`.
@@ -85,10 +87,13 @@ impl Platform {
     /// An object of the audit archive, from wherever this home keeps it.
     pub fn archived(&self, key: &str) -> Option<Vec<u8>> {
         use ctp_store::objects::ObjectStore;
-        match aws_home(&self.data_dir) {
+        match self.aws_home() {
             None => std::fs::read(self.data_dir.join("objects").join(key)).ok(),
-            Some((clients, settings)) => block_on(async {
-                ctp_aws::S3Objects::new(clients.s3, &settings.archive_bucket).get(key).await.expect("S3 answers")
+            Some(home) => home.runtime.block_on(async {
+                ctp_aws::S3Objects::new(home.clients.s3.clone(), &home.settings.archive_bucket)
+                    .get(key)
+                    .await
+                    .expect("S3 answers")
             }),
         }
     }
@@ -97,16 +102,25 @@ impl Platform {
     /// forge tokens whose only fault is in their claims.
     pub fn sign_with_platform_key(&self, message: &[u8]) -> (String, p256::ecdsa::Signature) {
         use ctp_identity::TokenSigner;
-        let signer: Box<dyn TokenSigner> = match aws_home(&self.data_dir) {
-            None => Box::new(
-                ctp_identity::FileKeySigner::load_or_create(&self.data_dir.join("keys/token-signing.pem")).expect("key file"),
-            ),
-            Some((clients, settings)) => Box::new(ctp_aws::KmsSigner::new(clients.kms, &settings.signing_key_id)),
-        };
-        block_on(async {
+        async fn sign(signer: &dyn TokenSigner, message: &[u8]) -> (String, p256::ecdsa::Signature) {
             let kid = signer.public_key().await.expect("public key").kid;
             (kid, signer.sign(message).await.expect("signature"))
-        })
+        }
+        match self.aws_home() {
+            None => {
+                let signer = ctp_identity::FileKeySigner::load_or_create(&self.data_dir.join("keys/token-signing.pem"))
+                    .expect("key file");
+                block_on(sign(&signer, message))
+            }
+            Some(home) => {
+                let signer = ctp_aws::KmsSigner::new(home.clients.kms.clone(), &home.settings.signing_key_id);
+                home.runtime.block_on(sign(&signer, message))
+            }
+        }
+    }
+
+    fn aws_home(&self) -> Option<&AwsHome> {
+        self.aws.get_or_init(|| aws_home(&self.data_dir)).as_ref()
     }
 
     pub fn kill(&mut self) {
@@ -227,15 +241,24 @@ fn home_args(dir: &Path) -> Vec<String> {
     args
 }
 
-/// The emulator clients and resource names of an AWS-path platform.
-fn aws_home(dir: &Path) -> Option<(ctp_aws::Clients, ctp_aws::AwsSettings)> {
+/// The emulator resources of an AWS-path platform, with clients and the runtime they run on
+/// (their connection pools belong to it).
+struct AwsHome {
+    runtime: tokio::runtime::Runtime,
+    clients: ctp_aws::Clients,
+    settings: ctp_aws::AwsSettings,
+}
+
+fn aws_home(dir: &Path) -> Option<AwsHome> {
     let endpoint = aws_endpoint()?;
     let prefix = aws_prefix(dir);
     // The region `ctp serve` uses too: the emulator keeps tables per region.
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "eu-central-1".to_owned());
-    Some(block_on(async {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let (clients, settings) = runtime.block_on(async {
         let clients = ctp_aws::Clients::new(&ctp_aws::sdk_config(&region, Some(&endpoint)).await);
         let settings = ctp_aws::emulator::provision(&clients, &region, &endpoint, &prefix, 1).await.expect("emulator home");
         (clients, settings)
-    }))
+    });
+    Some(AwsHome { runtime, clients, settings })
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use ctp_aws::{AwsSettings, Clients, DynamoStore, KmsSigner, S3Objects};
+use ctp_aws::{AwsSettings, DynamoStore, KmsSigner, S3Objects};
 use ctp_http::ApiError;
 use ctp_identity::jwt::Issuer;
 use ctp_identity::{TokenSigner, TokenVerifier};
@@ -61,12 +61,12 @@ impl App {
     }
 
     /// The AWS home: DynamoDB table, audit archive bucket and KMS signing key named by `settings`.
-    /// Makes no network call.
-    pub fn aws(clients: Clients, settings: &AwsSettings, config: Config) -> App {
+    /// Builds only the three clients it uses and makes no network call.
+    pub fn aws(sdk: &aws_config::SdkConfig, settings: &AwsSettings, config: Config) -> App {
         App::new(
-            Arc::new(DynamoStore::new(clients.dynamodb, &settings.table)),
-            Arc::new(S3Objects::new(clients.s3, &settings.archive_bucket)),
-            Arc::new(KmsSigner::new(clients.kms, &settings.signing_key_id)),
+            Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &settings.table)),
+            Arc::new(S3Objects::new(ctp_aws::s3_client(sdk), &settings.archive_bucket)),
+            Arc::new(KmsSigner::new(aws_sdk_kms::Client::new(sdk), &settings.signing_key_id)),
             Config { region: settings.region.clone(), ..config },
         )
     }

@@ -18,7 +18,7 @@ pub async fn app_from_env() -> Result<App, String> {
     let config = Config::from_env();
     if let Some(settings) = AwsSettings::from_env().map_err(|e| e.to_string())? {
         let sdk = ctp_aws::sdk_config(&settings.region, settings.endpoint.as_deref()).await;
-        return Ok(App::aws(ctp_aws::Clients::new(&sdk), &settings, config));
+        return Ok(App::aws(&sdk, &settings, config));
     }
     match std::env::var("CTP_DATA_DIR") {
         Ok(dir) => App::local(std::path::Path::new(&dir), config).map(|(app, _)| app),
@@ -63,13 +63,12 @@ pub async fn run_redrive() -> Result<(), lambda_http::Error> {
         .ok_or("stream-redrive runs only on AWS (set CTP_TABLE and the stack settings): the local pump never gives up on a record")?;
     let queue_url = settings.failure_queue_url.clone().ok_or("CTP_FAILURE_QUEUE_URL is not set")?;
     let sdk = ctp_aws::sdk_config(&settings.region, settings.endpoint.as_deref()).await;
-    let clients = ctp_aws::Clients::new(&sdk);
     let redrive: &'static crate::redrive::Redrive = Box::leak(Box::new(crate::redrive::Redrive {
-        queue: ctp_aws::failures::FailureQueue::new(clients.sqs.clone(), queue_url),
-        streams: clients.streams.clone(),
+        queue: ctp_aws::failures::FailureQueue::new(aws_sdk_sqs::Client::new(&sdk), queue_url),
+        streams: aws_sdk_dynamodbstreams::Client::new(&sdk),
         region: settings.region.clone(),
     }));
-    let app: &'static App = Box::leak(Box::new(App::aws(clients, &settings, Config::from_env())));
+    let app: &'static App = Box::leak(Box::new(App::aws(&sdk, &settings, Config::from_env())));
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
         crate::redrive::handle(app, redrive, &event.payload).await.map_err(|e| -> lambda_runtime::Error { e.into() })
     }))

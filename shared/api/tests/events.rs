@@ -255,7 +255,7 @@ fn every_route_of_the_template_has_exactly_one_sample_named_after_its_function()
         "a stream sample exists exactly when a function of the template consumes the table's stream"
     );
     assert!(
-        samples.values().any(|e| is_schedule(e)) == has_trigger("Schedule"),
+        samples.values().any(is_schedule) == has_trigger("Schedule"),
         "a schedule sample exists exactly when a function of the template runs on a schedule"
     );
 

@@ -25,7 +25,7 @@ async fn a_batch_the_archiver_gave_up_on_is_archived_and_leaves_the_queue() {
     let prefix: String = format!("r{}", uuid::Uuid::new_v4().simple()).chars().take(16).collect();
     let settings = ctp_aws::emulator::provision(&clients, REGION, &endpoint, &prefix, 1).await.expect("emulator");
     let config = Config { issuer: "http://test".into(), audience: "ctp-api".into(), region: REGION.into() };
-    let app = App::aws(clients.clone(), &settings, config);
+    let app = App::aws(&clients.config, &settings, config);
 
     // A change and its audit entry, on the stream.
     ctp_api::tenants::create_tenant(&app, TenantId::parse("redrive-co").unwrap(), "Redrive Co", REGION).await.unwrap();

@@ -79,9 +79,18 @@ pub async fn sdk_config(region: &str, endpoint: Option<&str>) -> SdkConfig {
     loader.load().await
 }
 
-/// The SDK clients of the platform, made from one configuration.
+/// An S3 client for `config`. Path-style addressing with an endpoint override: emulators serve
+/// buckets under their own host name, not as subdomains.
+pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build();
+    aws_sdk_s3::Client::from_conf(s3)
+}
+
+/// Every SDK client of the platform, made from one configuration: for the tools and tests that
+/// use them all (a function builds only the clients it calls, see `ctp_api::App::aws`).
 #[derive(Clone, Debug)]
 pub struct Clients {
+    pub config: SdkConfig,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub streams: aws_sdk_dynamodbstreams::Client,
     pub s3: aws_sdk_s3::Client,
@@ -91,13 +100,11 @@ pub struct Clients {
 
 impl Clients {
     pub fn new(config: &SdkConfig) -> Clients {
-        // Path-style addressing: emulators serve buckets under their own host name, not as
-        // subdomains.
-        let s3 = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some()).build();
         Clients {
+            config: config.clone(),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
             streams: aws_sdk_dynamodbstreams::Client::new(config),
-            s3: aws_sdk_s3::Client::from_conf(s3),
+            s3: s3_client(config),
             kms: aws_sdk_kms::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
         }

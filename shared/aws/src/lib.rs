@@ -9,7 +9,7 @@ pub mod kms;
 pub mod s3;
 pub mod streams;
 
-pub use config::{AwsSettings, Clients, sdk_config};
+pub use config::{AwsSettings, Clients, s3_client, sdk_config};
 pub use dynamo::DynamoStore;
 pub use kms::{KmsDataKeys, KmsSigner};
 pub use s3::S3Objects;

@@ -36,7 +36,7 @@ impl StreamReader {
             .table
             .and_then(|t| t.latest_stream_arn)
             .ok_or_else(|| unavailable(format!("table {table:?} has no stream")))?;
-        Ok(StreamReader { client, region: region.to_owned(), stream_arn, shards: HashMap::new(), last: HashMap::new() })
+        Ok(Self::for_stream(client, region, &stream_arn))
     }
 
     /// Read a stream named by its ARN (a failure record names it).
